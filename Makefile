@@ -1,0 +1,70 @@
+# normbook: `make book` builds the site, `make test` runs every check.
+# Both create .venv and install requirements.txt + normhelpers on first use.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.installed
+NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
+# one thread per kernel keeps CPU results and timings reproducible on small machines
+export OMP_NUM_THREADS ?= 2
+export PYTHONHASHSEED := 0
+
+.PHONY: help setup book test lint unit nbval strict-book browser notebooks lab serve bench clean
+
+help:
+	@echo "make book       build the website into _build/html"
+	@echo "make test       ruff, pytest, nbval on every notebook, strict book build, browser test"
+	@echo "make notebooks  re-execute every notebook in place (the only way outputs are made)"
+	@echo "make lab        JupyterLab on the book"
+	@echo "make serve      serve _build/html on http://127.0.0.1:8000"
+	@echo "make bench      time the norms against a plain copy (see the cost chapter)"
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --path-output .
+	@echo
+	@echo "The book is in _build/html. Open _build/html/index.html in a browser,"
+	@echo "or run 'make serve' and visit http://127.0.0.1:8000"
+
+lint: $(STAMP)
+	$(BIN)/ruff check normhelpers tests
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/ -p no:cacheprovider
+
+nbval: $(STAMP)
+	$(PY) -m pytest -p no:cacheprovider --nbval --nbval-current-env \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg $(NOTEBOOKS)
+
+strict-book: $(STAMP)
+	$(BIN)/jupyter-book build . --path-output . -W -n --keep-going
+
+test: lint unit nbval strict-book
+
+notebooks: $(STAMP)
+	@for nb in $(NOTEBOOKS); do \
+	  echo "executing $$nb"; \
+	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.timeout=300 --ExecutePreprocessor.kernel_name=python3 "$$nb" || exit 1; \
+	done
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab book/
+
+serve:
+	@test -d _build/html || { echo "run 'make book' first"; exit 1; }
+	$(PY) -m http.server 8000 --bind 127.0.0.1 --directory _build/html
+
+clean:
+	rm -rf _build

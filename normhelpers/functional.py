@@ -1,0 +1,285 @@
+"""Normalization functions written from elementary tensor operations.
+
+Each function has the signature and the semantics of the function of the same name in
+``torch.nn.functional`` (PyTorch 2.13), and is built only from ``mean``, ``sum``, ``rsqrt``,
+arithmetic and reshapes: never from torch's own normalization kernels. The book displays
+these functions, so each one is short and says what it computes.
+
+Shape notation: N batch, C channels (features), ``*`` any number of spatial or time
+dimensions (H, W, L, ...), G groups.
+
+Every norm computes
+
+    y = (x - mean) / sqrt(var + eps) * weight + bias
+
+where ``var`` is the **biased** variance (divide by the number of elements) and eps sits
+**inside** the square root. The norms differ only in which elements share one mean and var.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+__all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm"]
+
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def _opmath(x: Tensor) -> Tensor:
+    """Half-precision inputs are normalized in float32, as torch does ("opmath")."""
+    return x.float() if x.dtype in _LOW_PRECISION else x
+
+
+def _mean_var(x: Tensor, dims: list[int]) -> tuple[Tensor, Tensor]:
+    """Mean and **biased** variance over ``dims``, kept as size-1 dims for broadcasting."""
+    mean = x.mean(dim=dims, keepdim=True)
+    var = ((x - mean) ** 2).mean(dim=dims, keepdim=True)
+    return mean, var
+
+
+def _check_vector(name: str, t: Tensor | None, size: int, what: str, x: Tensor) -> None:
+    """Raise torch's RuntimeError when a per-channel vector has the wrong number of elements."""
+    if t is not None and t.numel() != size:
+        raise RuntimeError(
+            f"{name} should contain {size} elements (one per {what}), got shape "
+            f"{list(t.shape)} for input of shape {list(x.shape)}"
+        )
+
+
+def _verify_more_than_one_value(x: Tensor, values_per_channel: int) -> None:
+    """Training statistics need at least 2 values per channel, as in torch."""
+    if values_per_channel == 1:
+        raise ValueError(
+            "Expected more than 1 value per channel when training, got input size "
+            f"{x.shape} (N x spatial = 1: the batch variance would be 0 and carry no signal)"
+        )
+
+
+def _update_running(
+    running: Tensor | None, batch_value: Tensor, momentum: float
+) -> None:
+    """running <- (1 - momentum) * running + momentum * batch_value, in place.
+
+    In PyTorch ``momentum`` is the weight of the **new** batch (default 0.1).
+    """
+    if running is not None:
+        with torch.no_grad():
+            running.mul_(1.0 - momentum).add_(momentum * batch_value.to(running.dtype))
+
+
+def _affine(y: Tensor, weight: Tensor | None, bias: Tensor | None, shape: list[int]) -> Tensor:
+    """y * weight + bias, with weight and bias reshaped to ``shape`` for broadcasting."""
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    r"""Batch normalization: one mean and variance **per channel**, over N and all spatial dims.
+
+    input: (N, C) or (N, C, *). weight, bias, running_mean, running_var: (C,).
+
+    training=True:  normalize with the batch statistics (biased variance) and, if given,
+                    update the running statistics in place with the **unbiased** variance:
+                    running = (1 - momentum) * running + momentum * batch_statistic.
+    training=False: normalize with running_mean and running_var.
+
+    $y = \frac{x - \mu_c}{\sqrt{\sigma_c^2 + \epsilon}} \gamma_c + \beta_c$
+    """
+    if input.dim() < 2:
+        raise ValueError(f"batch_norm expects input of shape (N, C, *), got shape {list(input.shape)}")
+    C = input.shape[1]
+    for name, t in [("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)]:
+        _check_vector(name, t, C, "channel", input)
+    dims = [0] + list(range(2, input.dim()))  # every dim except the channel dim 1
+    shape = [1, C] + [1] * (input.dim() - 2)  # (1, C, 1, ..., 1)
+    x = _opmath(input)
+    if training and eps <= 0.0:
+        raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+    if training:
+        n = input.numel() // C  # values per channel: N * prod(spatial)
+        _verify_more_than_one_value(input, n)
+        mean, var = _mean_var(x, dims)
+        _update_running(running_mean, mean.detach().reshape(C), momentum)
+        _update_running(running_var, var.detach().reshape(C) * n / (n - 1), momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("batch_norm in evaluation mode needs running_mean and running_var")
+        mean, var = running_mean.reshape(shape).to(x.dtype), running_var.reshape(shape).to(x.dtype)
+    y = (x - mean) * torch.rsqrt(var + eps)
+    return _affine(y, weight, bias, shape).to(input.dtype)
+
+
+def instance_norm(
+    input: Tensor,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    r"""Instance normalization: one mean and variance **per sample and channel**, over spatial dims.
+
+    input: (N, C, *) with at least one spatial/time dim. weight, bias, running_*: (C,).
+
+    use_input_stats=True: normalize each (n, c) slice with its own statistics and, if given,
+    update running_* with the statistics averaged over the batch (unbiased variance).
+    use_input_stats=False: normalize with running_mean and running_var.
+
+    $y = \frac{x - \mu_{n,c}}{\sqrt{\sigma_{n,c}^2 + \epsilon}} \gamma_c + \beta_c$
+    """
+    if input.dim() < 3:
+        raise ValueError(
+            f"instance_norm expects input of shape (N, C, *) with a spatial dim, got shape "
+            f"{list(input.shape)}"
+        )
+    C = input.shape[1]
+    for name, t in [("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)]:
+        _check_vector(name, t, C, "channel", input)
+    dims = list(range(2, input.dim()))  # spatial dims only
+    shape = [1, C] + [1] * (input.dim() - 2)
+    x = _opmath(input)
+    if use_input_stats:
+        n = math.prod(input.shape[2:])  # values per (sample, channel): prod(spatial)
+        if n == 1:
+            raise ValueError(
+                f"Expected more than 1 spatial element when training, got input size {input.shape}"
+            )
+        mean, var = _mean_var(x, dims)
+        _update_running(running_mean, mean.detach().mean(0).reshape(C), momentum)
+        _update_running(running_var, (var.detach() * n / (n - 1)).mean(0).reshape(C), momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("instance_norm with use_input_stats=False needs running statistics")
+        mean, var = running_mean.reshape(shape).to(x.dtype), running_var.reshape(shape).to(x.dtype)
+    y = (x - mean) * torch.rsqrt(var + eps)
+    return _affine(y, weight, bias, shape).to(input.dtype)
+
+
+def _check_normalized_shape(input: Tensor, normalized_shape: Sequence[int]) -> list[int]:
+    """Trailing dims of input must equal normalized_shape; return the dims to reduce."""
+    shape = list(normalized_shape)
+    k = len(shape)
+    if k == 0 or input.dim() < k or list(input.shape[-k:]) != shape:
+        raise RuntimeError(
+            f"Given normalized_shape={shape}, expected input with shape [*, "
+            f"{', '.join(map(str, shape))}], but got input of size {list(input.shape)}"
+        )
+    return list(range(input.dim() - k, input.dim()))
+
+
+def layer_norm(
+    input: Tensor,
+    normalized_shape: Sequence[int],
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    r"""Layer normalization: one mean and variance **per sample** (per token), over the
+    trailing dims given by ``normalized_shape``.
+
+    input: (*, *normalized_shape). weight, bias: normalized_shape (one value **per element**).
+    Same computation in training and evaluation: no running statistics.
+
+    $y = \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}} \odot \gamma + \beta$
+    """
+    dims = _check_normalized_shape(input, normalized_shape)
+    for name, t in [("weight", weight), ("bias", bias)]:
+        if t is not None and list(t.shape) != list(normalized_shape):
+            raise RuntimeError(
+                f"Expected {name} to be of same shape as normalized_shape, but got {name} of "
+                f"shape {list(t.shape)} and normalized_shape = {list(normalized_shape)}"
+            )
+    x = _opmath(input)
+    mean, var = _mean_var(x, dims)
+    y = (x - mean) * torch.rsqrt(var + eps)
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y.to(input.dtype)
+
+
+def group_norm(
+    input: Tensor,
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    r"""Group normalization: channels split into G groups of C/G; one mean and variance
+    **per sample and group**, over (C/G, *).
+
+    input: (N, C, *). weight, bias: (C,) (one value **per channel**, as in BatchNorm).
+    G = 1 gives LayerNorm's statistics over (C, *); G = C gives InstanceNorm's.
+
+    $y = \frac{x - \mu_{n,g}}{\sqrt{\sigma_{n,g}^2 + \epsilon}} \gamma_c + \beta_c$
+    """
+    if input.dim() < 2:
+        raise RuntimeError(
+            f"Expected at least 2 dimensions for input tensor but received {input.dim()}"
+        )
+    N, C = input.shape[0], input.shape[1]
+    spatial = math.prod(input.shape[2:])
+    _verify_more_than_one_value(input, (N * C // num_groups) * spatial)  # torch's own check
+    if C % num_groups != 0:
+        raise RuntimeError(
+            "Expected number of channels in input to be divisible by num_groups, but got input "
+            f"of shape {list(input.shape)} and num_groups={num_groups}"
+        )
+    for name, t in [("weight", weight), ("bias", bias)]:
+        _check_vector(name, t, C, "channel", input)
+    x = _opmath(input)
+    grouped = x.reshape(N, num_groups, -1)  # (N, G, C/G * prod(spatial))
+    mean, var = _mean_var(grouped, [2])
+    y = ((grouped - mean) * torch.rsqrt(var + eps)).reshape(input.shape)
+    shape = [1, C] + [1] * (input.dim() - 2)
+    return _affine(y, weight, bias, shape).to(input.dtype)
+
+
+def rms_norm(
+    input: Tensor,
+    normalized_shape: Sequence[int],
+    weight: Tensor | None = None,
+    eps: float | None = None,
+) -> Tensor:
+    r"""Root-mean-square normalization: divide by the RMS over the trailing dims; no mean
+    is subtracted and there is no bias.
+
+    input: (*, *normalized_shape). weight: normalized_shape.
+    eps=None means ``torch.finfo(input.dtype).eps``.
+
+    $y = \frac{x}{\sqrt{\frac{1}{D}\sum_i x_i^2 + \epsilon}} \odot \gamma$
+    """
+    dims = _check_normalized_shape(input, normalized_shape)
+    if weight is not None and list(weight.shape) != list(normalized_shape):
+        raise RuntimeError(
+            f"Expected weight to be of same shape as normalized_shape, but got weight of shape "
+            f"{list(weight.shape)} and normalized_shape = {list(normalized_shape)}"
+        )
+    if eps is None:
+        eps = torch.finfo(input.dtype).eps
+    x = _opmath(input)
+    y = x * torch.rsqrt((x * x).mean(dim=dims, keepdim=True) + eps)
+    if weight is not None:
+        y = y * weight
+    return y.to(input.dtype)
