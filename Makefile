@@ -8,7 +8,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
-NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
+NOTEBOOKS ?= $(sort $(wildcard book/*.ipynb))
+BOOK_DIR  ?= .
 # one thread per kernel keeps CPU results and timings reproducible on small machines
 export OMP_NUM_THREADS ?= 2
 export PYTHONHASHSEED := 0
@@ -32,7 +33,7 @@ $(STAMP): requirements.txt pyproject.toml
 setup: $(STAMP)
 
 book: $(STAMP)
-	$(BIN)/jupyter-book build . --path-output .
+	$(BIN)/jupyter-book build .
 	@echo
 	@echo "The book is in _build/html. Open _build/html/index.html in a browser,"
 	@echo "or run 'make serve' and visit http://127.0.0.1:8000"
@@ -48,7 +49,7 @@ nbval: $(STAMP)
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg $(NOTEBOOKS)
 
 strict-book: $(STAMP)
-	$(BIN)/jupyter-book build . --path-output . -W -n --keep-going
+	$(BIN)/jupyter-book build $(BOOK_DIR) -W -n --keep-going
 
 test: lint unit nbval strict-book
 
