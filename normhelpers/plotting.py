@@ -1,0 +1,274 @@
+"""Figures of the book: one colour per norm, the "which cells share a statistic" cube, histograms.
+
+Call :func:`setup_style` once at the top of a notebook. :func:`plot_axis_cube` draws the
+figure of the GroupNorm paper (Wu & He, 2018, Fig. 2): a block of activations with axes
+N (depth), C (across) and H·W (down), in which the cells that share **one** mean and
+variance are shaded. What is shaded is computed by :func:`shaded_cells` from
+:func:`normhelpers.axes.reduce_dims`, the same table the from-scratch norms use.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.collections import PolyCollection
+from matplotlib.colors import to_rgb
+from matplotlib.figure import Figure
+
+from normhelpers.axes import LAYOUTS, _channel_dim, reduce_dims
+
+__all__ = [
+    "COLORS",
+    "NAMES",
+    "setup_style",
+    "shaded_cells",
+    "plot_axis_cube",
+    "plot_axis_cubes",
+    "plot_histograms",
+]
+
+# Okabe & Ito's colour-blind-safe palette, one colour per norm, used by every chapter.
+COLORS: dict[str, str] = {
+    "batch": "#0072B2",     # blue
+    "layer": "#D55E00",     # vermillion
+    "instance": "#009E73",  # bluish green
+    "group": "#CC79A7",     # reddish purple
+    "rms": "#E69F00",       # orange
+    "none": "#7F7F7F",      # grey: no normalization
+}
+
+NAMES: dict[str, str] = {
+    "batch": "BatchNorm",
+    "layer": "LayerNorm",
+    "instance": "InstanceNorm",
+    "group": "GroupNorm",
+    "rms": "RMSNorm",
+    "none": "no norm",
+}
+
+# Sizes of the drawn block, in the layout's dim order. C (or D) = 6 splits into 1, 2, 3, 6 groups.
+_CUBE_SIZES: dict[str, tuple[int, ...]] = {
+    "2d": (5, 6),          # N, D
+    "cv": (4, 6, 2, 3),    # N, C, H, W  (drawn as N x C x H·W = 4 x 6 x 6)
+    "nlp": (4, 5, 6),      # N, L, D
+}
+
+_DEPTH = (0.45 * math.cos(math.radians(40)), 0.45 * math.sin(math.radians(40)))  # one N step
+
+
+def setup_style() -> None:
+    """Set matplotlib's rcParams for the book: small dpi, readable fonts, no top/right spines."""
+    plt.rcParams.update(
+        {
+            "figure.dpi": 80,
+            "savefig.dpi": 80,
+            "figure.figsize": (6.0, 3.6),
+            "figure.constrained_layout.use": True,
+            "font.size": 10,
+            "axes.titlesize": 11,
+            "axes.labelsize": 10,
+            "xtick.labelsize": 9,
+            "ytick.labelsize": 9,
+            "legend.fontsize": 9,
+            "legend.frameon": False,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.prop_cycle": plt.cycler(color=[COLORS[k] for k in COLORS]),
+            "lines.linewidth": 1.6,
+            "image.cmap": "viridis",
+            "svg.hashsalt": "normbook",
+        }
+    )
+
+
+def shaded_cells(
+    kind: str, layout: str, sizes: Sequence[int], groups: int = 2
+) -> np.ndarray:
+    """Which elements share one statistic with element ``[0, 0, ...]``.
+
+    sizes: the tensor shape in the layout's dim order, e.g. (N, C, H, W) for "cv".
+    Returns a boolean array of shape ``sizes``: True where an element is averaged together
+    with the first element, for norm ``kind`` (rule from :func:`reduce_dims`). For
+    ``"group"`` only the first C/G channels (or D/G features) are in the group.
+    """
+    dims = reduce_dims(kind, layout)
+    if len(sizes) != len(LAYOUTS[layout]):
+        raise ValueError(f"layout {layout!r} expects sizes {LAYOUTS[layout]}, got {tuple(sizes)}")
+    mask = np.ones(tuple(sizes), dtype=bool)
+    for d, size in enumerate(sizes):
+        keep = np.zeros(size, dtype=bool)
+        if d not in dims:
+            keep[0] = True  # a separate statistic for every index of this dim: only index 0
+        elif kind == "group" and d == _channel_dim(layout):
+            if size % groups != 0:
+                raise ValueError(f"{size} channels cannot be split into {groups} groups")
+            keep[: size // groups] = True  # the first group of C/G channels
+        else:
+            keep[:] = True
+        shape = [1] * len(sizes)
+        shape[d] = size
+        mask &= keep.reshape(shape)
+    return mask
+
+
+def _block(kind: str, layout: str, groups: int) -> tuple[np.ndarray, tuple[str, str, str]]:
+    """Shaded cells arranged as the drawn block [depth n, across x, down y], and the axis names."""
+    reduce_dims(kind, layout)  # the same ValueError for an unknown or undefined pair
+    sizes = list(_CUBE_SIZES[layout])
+    c = _channel_dim(layout)
+    if sizes[c] % groups != 0:
+        sizes[c] = 2 * groups  # keep the drawing possible for any number of groups
+    mask = shaded_cells(kind, layout, sizes, groups)
+    if layout == "cv":  # (N, C, H, W) -> (N, C, H·W)
+        return mask.reshape(sizes[0], sizes[1], -1), ("N", "C", "H, W")
+    if layout == "nlp":  # (N, L, D) -> (N, D, L): features across, tokens down
+        return mask.transpose(0, 2, 1), ("N", "D", "L")
+    return mask.T[None], ("N", "D", "")  # "2d": (N, D) drawn flat, samples down, features across
+
+
+def _face_color(base: str, shade: float) -> tuple[float, float, float]:
+    """``base`` mixed with white (shade > 0) or black (shade < 0)."""
+    rgb = np.array(to_rgb(base))
+    target = 1.0 if shade > 0 else 0.0
+    return tuple(rgb + abs(shade) * (target - rgb))
+
+
+def _draw_block(ax: Axes, block: np.ndarray, color: str) -> None:
+    """Draw the visible faces (front, top, right) of a block of unit cells in oblique projection.
+
+    block: boolean [depth, across, down]; True cells are filled with ``color``.
+    """
+    n_depth, n_x, n_y = block.shape
+    dx, dy = _DEPTH
+    empty = _face_color(COLORS["none"], 0.85)
+
+    def p(x: float, y: float, z: float) -> tuple[float, float]:
+        return (x + z * dx, y + z * dy)
+
+    polys, colors = [], []
+    for x in range(n_x):  # front face: depth 0
+        for y in range(n_y):
+            top = n_y - y
+            polys.append([p(x, top - 1, 0), p(x + 1, top - 1, 0), p(x + 1, top, 0), p(x, top, 0)])
+            colors.append(color if block[0, x, y] else empty)
+    for z in range(n_depth):  # top face: first row (y = 0)
+        for x in range(n_x):
+            polys.append([p(x, n_y, z), p(x + 1, n_y, z), p(x + 1, n_y, z + 1), p(x, n_y, z + 1)])
+            colors.append(_face_color(color, 0.3) if block[z, x, 0] else _face_color(empty, 0.5))
+    for z in range(n_depth):  # right face: last column
+        for y in range(n_y):
+            top = n_y - y
+            polys.append([p(n_x, top - 1, z), p(n_x, top - 1, z + 1), p(n_x, top, z + 1),
+                          p(n_x, top, z)])
+            colors.append(_face_color(color, -0.25) if block[z, n_x - 1, y]
+                          else _face_color(empty, -0.12))
+    ax.add_collection(PolyCollection(polys, facecolors=colors, edgecolors="white", linewidths=0.8))
+    outline = [p(0, 0, 0), p(n_x, 0, 0), p(n_x, 0, n_depth), p(n_x, n_y, n_depth),
+               p(0, n_y, n_depth), p(0, n_y, 0)]
+    ax.add_collection(PolyCollection([outline], facecolors="none", edgecolors="0.25",
+                                     linewidths=1.0))
+
+
+def _draw_grid(ax: Axes, grid: np.ndarray, color: str) -> None:
+    """Draw a flat grid [rows down, columns across]; True cells filled with ``color``."""
+    n_rows, n_cols = grid.shape
+    empty = _face_color(COLORS["none"], 0.85)
+    polys, colors = [], []
+    for r in range(n_rows):
+        for col in range(n_cols):
+            top = n_rows - r
+            polys.append([(col, top - 1), (col + 1, top - 1), (col + 1, top), (col, top)])
+            colors.append(color if grid[r, col] else empty)
+    ax.add_collection(PolyCollection(polys, facecolors=colors, edgecolors="white", linewidths=0.8))
+    ax.add_collection(PolyCollection([[(0, 0), (n_cols, 0), (n_cols, n_rows), (0, n_rows)]],
+                                     facecolors="none", edgecolors="0.25", linewidths=1.0))
+
+
+def plot_axis_cube(kind: str, layout: str = "cv", groups: int = 2, ax: Axes | None = None) -> Axes:
+    """The GroupNorm-paper figure for one norm: cells sharing one mean/variance are shaded.
+
+    layout "cv": block N (depth) x C (across) x H·W (down); "nlp": N x D x L;
+    "2d": a flat grid, N rows (samples) x D columns (features), as a printed (N, D) tensor.
+    groups: number of groups for ``kind="group"``.
+    Raises the ValueError of :func:`reduce_dims` for a norm undefined on the layout.
+    """
+    block, (name_n, name_x, name_y) = _block(kind, layout, groups)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(2.6, 2.6))
+    color = COLORS[kind]
+    n_depth, n_x, n_y = block.shape
+    if layout == "2d":
+        grid = block[0].T  # rows = samples
+        _draw_grid(ax, grid, color)
+        ax.text(n_x / 2, -0.35, f"{name_x} (features)", ha="center", va="top")
+        ax.text(-0.35, grid.shape[0] / 2, f"{name_n} (samples)", ha="right", va="center",
+                rotation=90)
+        ax.set_xlim(-1.3, n_x + 0.3)
+        ax.set_ylim(-1.3, grid.shape[0] + 0.3)
+    else:
+        _draw_block(ax, block, color)
+        dx, dy = _DEPTH
+        ax.text(n_x / 2, -0.35, name_x, ha="center", va="top")
+        ax.text(-0.35, n_y / 2, name_y, ha="right", va="center", rotation=90)
+        ax.text(n_x + n_depth * dx / 2 + 0.3, n_depth * dy / 2 - 0.1, name_n, ha="left",
+                va="center")
+        ax.set_xlim(-1.3, n_x + n_depth * dx + 1.0)
+        ax.set_ylim(-1.3, n_y + n_depth * dy + 0.3)
+    title = NAMES[kind] + (f" (G = {groups})" if kind == "group" else "")
+    ax.set_title(title)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    return ax
+
+
+def plot_axis_cubes(
+    kinds: Sequence[str] = ("batch", "layer", "instance", "group"),
+    layout: str = "cv",
+    groups: int = 2,
+) -> Figure:
+    """One row of :func:`plot_axis_cube` panels, one per norm in ``kinds``."""
+    for kind in kinds:
+        reduce_dims(kind, layout)  # raise before drawing anything
+    width = 2.3 if layout == "2d" else 2.5
+    fig, axes = plt.subplots(1, len(kinds), figsize=(width * len(kinds), 2.6), squeeze=False)
+    for kind, ax in zip(kinds, axes[0], strict=True):
+        plot_axis_cube(kind, layout, groups, ax=ax)
+    return fig
+
+
+def _mean_std(values: np.ndarray) -> str:
+    """"mean 0.12, std 1.00" (population std), with -0.00 printed as 0.00."""
+    mean = round(float(values.mean()), 2) + 0.0
+    std = round(float(values.std()), 2) + 0.0
+    return f"mean {mean:.2f}, std {std:.2f}"
+
+
+def plot_histograms(
+    before: torch.Tensor | np.ndarray,
+    after: torch.Tensor | np.ndarray,
+    title: str = "",
+    bins: int = 40,
+    kind: str = "batch",
+) -> Figure:
+    """Two panels: the histogram of all values before and after normalization.
+
+    before, after: tensors or arrays of any shape (flattened). Each panel's title prints the
+    mean and the (population) standard deviation rounded to 2 decimals. ``kind`` picks the
+    colour of the "after" panel.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(7.0, 2.8))
+    panels = (("before", before, COLORS["none"]), ("after", after, COLORS[kind]))
+    for ax, (name, values, color) in zip(axes, panels, strict=True):
+        flat = np.asarray(torch.as_tensor(values).detach().double().flatten())
+        ax.hist(flat, bins=bins, color=color, alpha=0.85)
+        ax.set_title(f"{name}: {_mean_std(flat)}")
+        ax.set_xlabel("value")
+    axes[0].set_ylabel("count")
+    if title:
+        fig.suptitle(title)
+    return fig
