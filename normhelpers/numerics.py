@@ -1,0 +1,72 @@
+r"""Four ways to compute a variance, and what each does in finite precision.
+
+Every function returns the **biased** variance (divide by the count ``n``), the one every
+normalization layer uses, and computes in the dtype of its input: no silent upcast, because
+the point is to watch float32 (or float16) arithmetic at work.
+
+- :func:`var_one_pass`: ``mean(x**2) - mean(x)**2``. One sweep over the data, but the
+  subtraction cancels catastrophically when the mean is large compared with the spread.
+- :func:`var_two_pass`: first the mean, then ``mean((x - mean)**2)``. Accurate; reads x twice.
+- :func:`welford_stats` / :func:`var_welford`: Welford's one-sweep update of (count, mean,
+  M2), where M2 is the sum of squared deviations. Accurate, and it can consume a stream.
+- :func:`merge_stats`: combine the (count, mean, M2) of two disjoint parts (Chan, Golub and
+  LeVeque): what chunked and distributed statistics use.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = ["var_one_pass", "var_two_pass", "welford_stats", "var_welford", "merge_stats"]
+
+
+def var_one_pass(x: Tensor, dim: int = -1) -> Tensor:
+    """E[x^2] - E[x]^2 over ``dim``. x: (*, n) -> (*). Can be wrong, even negative."""
+    return (x * x).mean(dim=dim) - x.mean(dim=dim) ** 2
+
+
+def var_two_pass(x: Tensor, dim: int = -1) -> Tensor:
+    """E[(x - E[x])^2] over ``dim``: the mean first, then the squared deviations. (*, n) -> (*)."""
+    mean = x.mean(dim=dim, keepdim=True)
+    return ((x - mean) ** 2).mean(dim=dim)
+
+
+def welford_stats(x: Tensor) -> tuple[int, Tensor, Tensor]:
+    """Welford's algorithm over the last dim, one element at a time.
+
+    x: (*, n). Returns (count n, mean (*), M2 (*)) with M2 = sum of squared deviations.
+    After element k (1-based): delta = x_k - mean; mean += delta / k; M2 += delta * (x_k - mean).
+    """
+    n = x.shape[-1]
+    mean = torch.zeros_like(x[..., 0])
+    m2 = torch.zeros_like(x[..., 0])
+    for k in range(1, n + 1):
+        x_k = x[..., k - 1]
+        delta = x_k - mean
+        mean = mean + delta / k
+        m2 = m2 + delta * (x_k - mean)  # old deviation times new deviation
+    return n, mean, m2
+
+
+def var_welford(x: Tensor) -> Tensor:
+    """Biased variance over the last dim with :func:`welford_stats`: M2 / n. (*, n) -> (*)."""
+    n, _, m2 = welford_stats(x)
+    return m2 / n
+
+
+def merge_stats(
+    count_a: int | Tensor, mean_a: Tensor, m2_a: Tensor,
+    count_b: int | Tensor, mean_b: Tensor, m2_b: Tensor,
+) -> tuple[int | Tensor, Tensor, Tensor]:
+    r"""(count, mean, M2) of the union of two disjoint parts A and B, from theirs.
+
+    $\delta = \bar x_B - \bar x_A$, $n = n_A + n_B$,
+    $\bar x = \bar x_A + \delta\, n_B / n$, $M_2 = M_{2,A} + M_{2,B} + \delta^2 n_A n_B / n$.
+    The variance of the union is ``m2 / count``. Shapes of the means and M2s broadcast.
+    """
+    count = count_a + count_b
+    delta = mean_b - mean_a
+    mean = mean_a + delta * (count_b / count)
+    m2 = m2_a + m2_b + delta * delta * (count_a * count_b / count)
+    return count, mean, m2
