@@ -14,7 +14,7 @@ BOOK_DIR  ?= .
 export OMP_NUM_THREADS ?= 2
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup book test lint unit nbval strict-book browser notebooks lab serve bench clean
+.PHONY: help setup book test lint unit nbval strict-book browser browser-deps notebooks lab serve bench clean
 
 help:
 	@echo "make book       build the website into _build/html"
@@ -42,7 +42,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check normhelpers tests
 
 unit: $(STAMP)
-	$(PY) -m pytest tests/ -p no:cacheprovider
+	$(PY) -m pytest tests/ -p no:cacheprovider --ignore=tests/browser
 
 nbval: $(STAMP)
 	$(PY) -m pytest -p no:cacheprovider --nbval --nbval-current-env \
@@ -51,7 +51,21 @@ nbval: $(STAMP)
 strict-book: $(STAMP)
 	$(BIN)/jupyter-book build $(BOOK_DIR) -W -n --keep-going
 
-test: lint unit nbval strict-book
+# Debian's Chromium for the browser test (never a browser downloaded by a test tool),
+# and a CJK font so that the glossary's Chinese terms render in screenshots.
+BROWSER_PACKAGES := chromium fonts-wqy-zenhei
+browser-deps:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+	  echo "installing Debian's $(BROWSER_PACKAGES) for the browser test"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; \
+	fi
+
+browser: $(STAMP) browser-deps
+	$(PY) -m pytest tests/browser -p no:cacheprovider
+
+test: lint unit nbval strict-book browser
 
 notebooks: $(STAMP)
 	@for nb in $(NOTEBOOKS); do \
