@@ -9,7 +9,7 @@
 - :mod:`normhelpers.plotting`, :mod:`normhelpers.exercises`: figures and self-checks.
 """
 
-from normhelpers import functional
+from normhelpers import functional, plotting
 from normhelpers.axes import LAYOUTS, NORMS, normalize, reduce_dims, stat_shape
 from normhelpers.compare import CompareResult, compare
 from normhelpers.data import load_digits_tensors, make_2d, make_cv, make_nlp
@@ -26,7 +26,7 @@ from normhelpers.modules import (
 )
 
 __all__ = [
-    "functional",
+    "functional", "plotting",
     "LAYOUTS", "NORMS", "normalize", "reduce_dims", "stat_shape",
     "CompareResult", "compare",
     "load_digits_tensors", "make_2d", "make_cv", "make_nlp",
