@@ -1,0 +1,135 @@
+"""Structure checks of every chapter and page: the standards a reviewer would otherwise check
+by hand (STYLE.md). nbval checks that the outputs are reproducible; these check that each
+chapter has what a learner needs and that the committed notebooks are clean.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
+BUDGET_S = {"default": 15.0, "cost": 60.0}  # seconds per chapter on a 2-core laptop
+BOOK_BUDGET_S = 90.0 + 60.0  # the whole book; the cost chapter may add its compile warm-up
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _source(cell: dict) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def _markdown(nb: dict) -> str:
+    return "\n".join(_source(c) for c in nb["cells"] if c["cell_type"] == "markdown")
+
+
+def _timings():
+    spec = importlib.util.spec_from_file_location(
+        "notebook_timings", BOOK / "_ext" / "notebook_timings.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_there_are_chapters() -> None:
+    assert len(CHAPTERS) >= 1
+
+
+def _toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [c["file"] for c in part.get("chapters", [])]
+    return files
+
+
+def test_every_chapter_and_page_is_in_the_toc() -> None:
+    listed = set(_toc_files())
+    pages = {p.relative_to(ROOT).with_suffix("").as_posix()
+             for p in list(BOOK.glob("*.ipynb")) + list(BOOK.glob("*.md"))}
+    assert pages - listed == set(), "pages missing from _toc.yml"
+    assert listed - pages == set(), "_toc.yml lists files that do not exist"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_structure(path: Path) -> None:
+    nb = _load(path)
+    md = _markdown(nb)
+    first = _source(nb["cells"][0])
+    assert re.match(r"\(ch-[a-z0-9-]+\)=\s*\n#\s", first), "first cell: (ch-label)= then # Title"
+    assert "You will learn" in first and "Prerequisites" in first
+    exercises = re.findall(r"\{exercise\}", md)
+    assert len(exercises) >= 3, f"{len(exercises)} exercises, want at least 3"
+    solutions = re.findall(r"\{solution(?:-start)?\}[^\n]*\n:class: dropdown", md)
+    assert len(solutions) >= len(exercises), "every exercise needs a folded solution"
+    assert re.search(r"^#+\s*Summary", md, re.M), "a Summary section"
+    assert re.search(r"^#+\s*References", md, re.M) and "{cite" in md, "References with citations"
+    assert "{bibliography}" not in md, "one global bibliography page only"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_first_code_cell_seeds_and_fixes_print_precision(path: Path) -> None:
+    code = [c for c in _load(path)["cells"] if c["cell_type"] == "code"]
+    first = _source(code[0])
+    assert "manual_seed(" in first and "set_printoptions(" in first
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_committed_notebook_is_clean(path: Path) -> None:
+    nb = _load(path)
+    counts = []
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code" or not _source(cell).strip():
+            continue
+        counts.append(cell.get("execution_count"))
+        tags = cell.get("metadata", {}).get("tags", [])
+        raises = _source(cell).lstrip().startswith("# NBVAL_RAISES_EXCEPTION")
+        assert raises == ("raises-exception" in tags), (
+            f"cell {i}: the raises-exception tag and # NBVAL_RAISES_EXCEPTION go together")
+        for out in cell.get("outputs", []):
+            assert not (out["output_type"] == "stream" and out.get("name") == "stderr"), (
+                f"cell {i} wrote to stderr")
+            assert out["output_type"] != "error" or raises, f"cell {i} stored an error"
+            text = json.dumps(out.get("data", {}).get("text/plain", out.get("text", "")))
+            assert not re.search(r"0x[0-9a-f]{8,}", text), f"cell {i}: memory address in output"
+    assert counts == list(range(1, len(counts) + 1)), "execute top to bottom: make notebooks"
+    assert path.stat().st_size < 3_000_000, "notebook over 3 MB: shrink figures"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_meets_its_time_budget(path: Path) -> None:
+    _, seconds = _timings().notebook_seconds(path)
+    assert seconds is not None, "no execution timing recorded: run make notebooks"
+    budget = BUDGET_S["cost"] if "cost" in path.name else BUDGET_S["default"]
+    assert seconds < budget, f"{path.name} took {seconds:.1f} s (budget {budget:.0f} s)"
+
+
+def test_whole_book_meets_its_time_budget() -> None:
+    total = sum(_timings().notebook_seconds(p)[1] or 0.0 for p in CHAPTERS)
+    assert total < BOOK_BUDGET_S, f"the book took {total:.1f} s"
+
+
+def _mistake_labels() -> set[str]:
+    labels = set()
+    for path in CHAPTERS:
+        labels |= set(re.findall(r":name:\s*(mistake-[a-z0-9-]+)", _markdown(_load(path))))
+    return labels
+
+
+def test_common_mistakes_page_links_every_box() -> None:
+    page = (BOOK / "common_mistakes.md").read_text(encoding="utf-8")
+    linked = set(re.findall(r"\{ref\}`[^`<]*<?(mistake-[a-z0-9-]+)>?`", page))
+    boxes = _mistake_labels()
+    assert boxes, "no common-mistake boxes found"
+    assert boxes - linked == set(), "boxes not linked from book/common_mistakes.md"
+    assert linked - boxes == set(), "the page links boxes that do not exist"
