@@ -17,6 +17,7 @@ prints solution code. Everything printed is deterministic, so notebooks can comm
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -214,20 +215,23 @@ def _run_check(
         try:
             got.append(_as_tensors(out, n_out))
         except TypeError as err:
-            msg = f"✗ {title}: for {case.describe} your function returned the wrong kind: {err}."
+            msg = _wrap(f"✗ {title}: for {case.describe} your function returned the wrong "
+                        f"kind: {err}.", first="")
             print(msg)
             return CheckResult(title, False, msg)
     want = [_as_tensors(expected_fn(*_clone(c.args)), n_out) for c in cases]
     bad = [i for i in range(len(cases)) if not _close(got[i], want[i])]
     if not bad:
-        msg = f"✓ {title}: your function matches {reference} on all {len(cases)} inputs ({shapes})."
+        msg = _wrap(f"✓ {title}: your function matches {reference} on all {len(cases)} "
+                    f"inputs: {shapes}.", first="")
         print(msg)
         return CheckResult(title, True, msg)
     first = bad[0]
     lines = [
-        f"✗ {title}: your function differs from {reference} on {len(bad)} of {len(cases)} inputs.",
-        f"  First: {cases[first].describe}: "
-        f"{_difference(got[first], want[first], output_names)}.",
+        _wrap(f"✗ {title}: your function differs from {reference} on {len(bad)} of "
+              f"{len(cases)} inputs.", first=""),
+        _wrap(f"First difference: {cases[first].describe}: "
+              f"{_difference(got[first], want[first], output_names)}."),
     ]
     mistake = None
     for m in mistakes:
@@ -244,9 +248,12 @@ def _run_check(
     return CheckResult(title, False, msg, mistake.name if mistake else None)
 
 
-def _wrap(text: str) -> str:
-    """Indent by two spaces and wrap at 88 characters, for a readable notebook output."""
-    return textwrap.fill(text, width=88, initial_indent="  ", subsequent_indent="  ")
+def _wrap(text: str, first: str = "  ") -> str:
+    """Wrap at 88 characters, continuation lines indented by two spaces (readable in a notebook)."""
+    glued = re.sub(r"\([0-9, ]*\)", lambda m: m.group(0).replace(" ", "\u00a0"), text)
+    glued = glued.replace("≈ ", "≈\u00a0")
+    wrapped = textwrap.fill(glued, width=88, initial_indent=first, subsequent_indent="  ")
+    return wrapped.replace("\u00a0", " ")  # never split a shape (2, 3, 4) or "≈ 0.1"
 
 
 def _data(shape: Sequence[int], seed: int) -> Tensor:

@@ -125,10 +125,11 @@ def _block(kind: str, layout: str, groups: int) -> tuple[np.ndarray, tuple[str, 
         sizes[c] = 2 * groups  # keep the drawing possible for any number of groups
     mask = shaded_cells(kind, layout, sizes, groups)
     if layout == "cv":  # (N, C, H, W) -> (N, C, H·W)
-        return mask.reshape(sizes[0], sizes[1], -1), ("N", "C", "H, W")
+        return mask.reshape(sizes[0], sizes[1], -1), ("N", "C (channels)", "H·W")
     if layout == "nlp":  # (N, L, D) -> (N, D, L): features across, tokens down
-        return mask.transpose(0, 2, 1), ("N", "D", "L")
-    return mask.T[None], ("N", "D", "")  # "2d": (N, D) drawn flat, samples down, features across
+        return mask.transpose(0, 2, 1), ("N", "D (features)", "L (tokens)")
+    # "2d": (N, D) drawn flat, samples down and features across, as a printed tensor
+    return mask.T[None], ("N (samples)", "D (features)", "")
 
 
 def _face_color(base: str, shade: float) -> tuple[float, float, float]:
@@ -138,10 +139,11 @@ def _face_color(base: str, shade: float) -> tuple[float, float, float]:
     return tuple(rgb + abs(shade) * (target - rgb))
 
 
-def _draw_block(ax: Axes, block: np.ndarray, color: str) -> None:
+def _draw_block(ax: Axes, block: np.ndarray, color: str, splits: Sequence[int] = ()) -> None:
     """Draw the visible faces (front, top, right) of a block of unit cells in oblique projection.
 
     block: boolean [depth, across, down]; True cells are filled with ``color``.
+    splits: positions across where a dark line marks a group boundary.
     """
     n_depth, n_x, n_y = block.shape
     dx, dy = _DEPTH
@@ -159,7 +161,7 @@ def _draw_block(ax: Axes, block: np.ndarray, color: str) -> None:
     for z in range(n_depth):  # top face: first row (y = 0)
         for x in range(n_x):
             polys.append([p(x, n_y, z), p(x + 1, n_y, z), p(x + 1, n_y, z + 1), p(x, n_y, z + 1)])
-            colors.append(_face_color(color, 0.3) if block[z, x, 0] else _face_color(empty, 0.5))
+            colors.append(_face_color(color, 0.3) if block[z, x, 0] else _face_color(empty, 0.4))
     for z in range(n_depth):  # right face: last column
         for y in range(n_y):
             top = n_y - y
@@ -170,12 +172,18 @@ def _draw_block(ax: Axes, block: np.ndarray, color: str) -> None:
     ax.add_collection(PolyCollection(polys, facecolors=colors, edgecolors="white", linewidths=0.8))
     outline = [p(0, 0, 0), p(n_x, 0, 0), p(n_x, 0, n_depth), p(n_x, n_y, n_depth),
                p(0, n_y, n_depth), p(0, n_y, 0)]
-    ax.add_collection(PolyCollection([outline], facecolors="none", edgecolors="0.25",
-                                     linewidths=1.0))
+    lines = [outline] + [[p(x, 0, 0), p(x, n_y, 0), p(x, n_y, n_depth)] for x in splits]
+    ax.add_collection(PolyCollection(lines, facecolors="none", edgecolors="0.25", linewidths=1.0,
+                                     closed=False))
+    ax.add_collection(PolyCollection([[p(0, 0, 0), p(0, n_y, 0)]], facecolors="none",
+                                     edgecolors="0.25", linewidths=1.0, closed=False))
 
 
-def _draw_grid(ax: Axes, grid: np.ndarray, color: str) -> None:
-    """Draw a flat grid [rows down, columns across]; True cells filled with ``color``."""
+def _draw_grid(ax: Axes, grid: np.ndarray, color: str, splits: Sequence[int] = ()) -> None:
+    """Draw a flat grid [rows down, columns across]; True cells filled with ``color``.
+
+    splits: column positions where a dark line marks a group boundary.
+    """
     n_rows, n_cols = grid.shape
     empty = _face_color(COLORS["none"], 0.85)
     polys, colors = [], []
@@ -185,8 +193,10 @@ def _draw_grid(ax: Axes, grid: np.ndarray, color: str) -> None:
             polys.append([(col, top - 1), (col + 1, top - 1), (col + 1, top), (col, top)])
             colors.append(color if grid[r, col] else empty)
     ax.add_collection(PolyCollection(polys, facecolors=colors, edgecolors="white", linewidths=0.8))
-    ax.add_collection(PolyCollection([[(0, 0), (n_cols, 0), (n_cols, n_rows), (0, n_rows)]],
-                                     facecolors="none", edgecolors="0.25", linewidths=1.0))
+    lines = [[(0, 0), (n_cols, 0), (n_cols, n_rows), (0, n_rows), (0, 0)]]
+    lines += [[(x, 0), (x, n_rows)] for x in splits]
+    ax.add_collection(PolyCollection(lines, facecolors="none", edgecolors="0.25", linewidths=1.0,
+                                     closed=False))
 
 
 def plot_axis_cube(kind: str, layout: str = "cv", groups: int = 2, ax: Axes | None = None) -> Axes:
@@ -202,16 +212,17 @@ def plot_axis_cube(kind: str, layout: str = "cv", groups: int = 2, ax: Axes | No
         _, ax = plt.subplots(figsize=(2.6, 2.6))
     color = COLORS[kind]
     n_depth, n_x, n_y = block.shape
+    splits = range(n_x // groups, n_x, n_x // groups) if kind == "group" else ()
     if layout == "2d":
         grid = block[0].T  # rows = samples
-        _draw_grid(ax, grid, color)
-        ax.text(n_x / 2, -0.35, f"{name_x} (features)", ha="center", va="top")
-        ax.text(-0.35, grid.shape[0] / 2, f"{name_n} (samples)", ha="right", va="center",
+        _draw_grid(ax, grid, color, splits)
+        ax.text(n_x / 2, -0.35, name_x, ha="center", va="top")
+        ax.text(-0.35, grid.shape[0] / 2, name_n, ha="right", va="center",
                 rotation=90)
         ax.set_xlim(-1.3, n_x + 0.3)
         ax.set_ylim(-1.3, grid.shape[0] + 0.3)
     else:
-        _draw_block(ax, block, color)
+        _draw_block(ax, block, color, splits)
         dx, dy = _DEPTH
         ax.text(n_x / 2, -0.35, name_x, ha="center", va="top")
         ax.text(-0.35, n_y / 2, name_y, ha="right", va="center", rotation=90)
