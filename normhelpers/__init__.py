@@ -7,9 +7,11 @@
 - :mod:`normhelpers.data`: seeded example tensors ``x_2d``, ``x_cv``, ``x_nlp``; the digits.
 - :func:`compare`: one line with the largest difference and a verdict.
 - :mod:`normhelpers.plotting`, :mod:`normhelpers.exercises`: figures and self-checks.
+- :mod:`normhelpers.training`, :mod:`normhelpers.backward`, :mod:`normhelpers.numerics`:
+  the experiments' training loop, hand-written backward passes, variance algorithms.
 """
 
-from normhelpers import functional, plotting
+from normhelpers import exercises, functional, plotting
 from normhelpers.axes import LAYOUTS, NORMS, normalize, reduce_dims, stat_shape
 from normhelpers.compare import CompareResult, compare
 from normhelpers.data import load_digits_tensors, make_2d, make_cv, make_nlp
@@ -26,7 +28,7 @@ from normhelpers.modules import (
 )
 
 __all__ = [
-    "functional", "plotting",
+    "exercises", "functional", "plotting",
     "LAYOUTS", "NORMS", "normalize", "reduce_dims", "stat_shape",
     "CompareResult", "compare",
     "load_digits_tensors", "make_2d", "make_cv", "make_nlp",
