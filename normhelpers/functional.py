@@ -101,8 +101,17 @@ def batch_norm(
 
     $y = \frac{x - \mu_c}{\sqrt{\sigma_c^2 + \epsilon}} \gamma_c + \beta_c$
     """
+    if training:  # values per channel: N * prod(spatial), checked first as torch does
+        n = input.shape[0] * math.prod(input.shape[2:])
+        _verify_more_than_one_value(input, n)
+    if training and eps <= 0.0:
+        raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+    if eps < 0.0:
+        raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
     if input.dim() < 2:
-        raise ValueError(f"batch_norm expects input of shape (N, C, *), got shape {list(input.shape)}")
+        raise RuntimeError(
+            f"batch_norm expects input of shape (N, C, *), got shape {list(input.shape)}"
+        )
     C = input.shape[1]
     for name, t in [("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)]:
@@ -110,11 +119,7 @@ def batch_norm(
     dims = [0] + list(range(2, input.dim()))  # every dim except the channel dim 1
     shape = [1, C] + [1] * (input.dim() - 2)  # (1, C, 1, ..., 1)
     x = _opmath(input)
-    if training and eps <= 0.0:
-        raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
     if training:
-        n = input.numel() // C  # values per channel: N * prod(spatial)
-        _verify_more_than_one_value(input, n)
         mean, var = _mean_var(x, dims)
         _update_running(running_mean, mean.detach().reshape(C), momentum)
         _update_running(running_var, var.detach().reshape(C) * n / (n - 1), momentum)
@@ -146,10 +151,10 @@ def instance_norm(
 
     $y = \frac{x - \mu_{n,c}}{\sqrt{\sigma_{n,c}^2 + \epsilon}} \gamma_c + \beta_c$
     """
-    if input.dim() < 3:
+    n = math.prod(input.shape[2:])  # values per (sample, channel): prod(spatial)
+    if use_input_stats and n == 1:  # also rejects (N, C) inputs, which have no spatial dim
         raise ValueError(
-            f"instance_norm expects input of shape (N, C, *) with a spatial dim, got shape "
-            f"{list(input.shape)}"
+            f"Expected more than 1 spatial element when training, got input size {input.shape}"
         )
     C = input.shape[1]
     for name, t in [("running_mean", running_mean), ("running_var", running_var),
@@ -159,11 +164,6 @@ def instance_norm(
     shape = [1, C] + [1] * (input.dim() - 2)
     x = _opmath(input)
     if use_input_stats:
-        n = math.prod(input.shape[2:])  # values per (sample, channel): prod(spatial)
-        if n == 1:
-            raise ValueError(
-                f"Expected more than 1 spatial element when training, got input size {input.shape}"
-            )
         mean, var = _mean_var(x, dims)
         _update_running(running_mean, mean.detach().mean(0).reshape(C), momentum)
         _update_running(running_var, (var.detach() * n / (n - 1)).mean(0).reshape(C), momentum)
@@ -236,7 +236,8 @@ def group_norm(
     """
     if input.dim() < 2:
         raise RuntimeError(
-            f"Expected at least 2 dimensions for input tensor but received {input.dim()}"
+            f"Expected at least 2 dimensions for input tensor but received {input.dim()} "
+            f"(input of shape {list(input.shape)}; GroupNorm expects (N, C, *))"
         )
     N, C = input.shape[0], input.shape[1]
     spatial = math.prod(input.shape[2:])
@@ -266,7 +267,7 @@ def rms_norm(
     is subtracted and there is no bias.
 
     input: (*, *normalized_shape). weight: normalized_shape.
-    eps=None means ``torch.finfo(input.dtype).eps``.
+    eps=None means ``torch.finfo(dtype).eps`` of the compute dtype (float32 for half inputs).
 
     $y = \frac{x}{\sqrt{\frac{1}{D}\sum_i x_i^2 + \epsilon}} \odot \gamma$
     """
@@ -276,9 +277,9 @@ def rms_norm(
             f"Expected weight to be of same shape as normalized_shape, but got weight of shape "
             f"{list(weight.shape)} and normalized_shape = {list(normalized_shape)}"
         )
-    if eps is None:
-        eps = torch.finfo(input.dtype).eps
     x = _opmath(input)
+    if eps is None:  # machine epsilon of the dtype the arithmetic runs in, as torch does
+        eps = torch.finfo(x.dtype).eps
     y = x * torch.rsqrt((x * x).mean(dim=dims, keepdim=True) + eps)
     if weight is not None:
         y = y * weight
