@@ -72,11 +72,15 @@ class _NormBase(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
 
 
 class _BatchNorm(_NormBase):
-    """BatchNorm: statistics per channel over (N, *). See :func:`normhelpers.functional.batch_norm`."""
+    """BatchNorm: statistics per channel over (N, *).
+
+    See :func:`normhelpers.functional.batch_norm`.
+    """
 
     _dims: tuple[int, ...] = ()
 
@@ -244,7 +248,8 @@ class GroupNorm(nn.Module):
         return NF.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
 
 
 class RMSNorm(nn.Module):
