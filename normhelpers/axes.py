@@ -83,13 +83,16 @@ def stat_shape(kind: str, layout: str, shape: tuple[int, ...], groups: int = 1) 
     >>> stat_shape("group", "cv", (8, 6, 5, 5), groups=2)
     (8, 2)
     """
+    dims = reduce_dims(kind, layout)  # validates kind and layout first
     if len(shape) != len(LAYOUTS[layout]):
         raise ValueError(
             f"layout {layout!r} expects a shape {LAYOUTS[layout]}, got {tuple(shape)}"
         )
-    dims = reduce_dims(kind, layout)
     kept = tuple(s for i, s in enumerate(shape) if i not in dims)
     if kind == "group":
+        C = shape[_channel_dim(layout)]
+        if C % groups != 0:
+            raise ValueError(f"{C} channels cannot be split into {groups} groups")
         return kept + (groups,)
     return kept
 
