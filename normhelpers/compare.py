@@ -56,7 +56,7 @@ def _format_diff(diff: float, ok: bool) -> str:
     if math.isnan(diff):
         return "= nan"
     if ok:  # round-off level: a power-of-ten bound is stable across machines
-        return f"< {10.0 ** math.ceil(math.log10(diff)):.0e}"
+        return f"< {10.0 ** (math.floor(math.log10(diff)) + 1):.0e}"  # strictly above diff
     return f"= {diff:.3g}"
 
 
@@ -86,7 +86,8 @@ def compare(
     else:
         a = actual.detach().double()
         e = expected.detach().double()
-        diff = float((a - e).abs().max()) if a.numel() else 0.0
+        gap = torch.where(a == e, 0.0, (a - e).abs())  # equal infinities count as equal
+        diff = float(gap.max()) if a.numel() else 0.0
         ok = bool(torch.allclose(a, e, rtol=rtol, atol=atol)) and not math.isnan(diff)
         verdict = "✓ equal" if ok else "✗ different"
         if diff == 0.0:
