@@ -1,0 +1,99 @@
+"""normhelpers.data: seeded example tensors and the digits."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import normhelpers as nh
+
+MAKERS = {
+    # name -> (function, default shape, feature dim, large kwargs for statistics)
+    "2d": (nh.make_2d, (4, 3), 1, {"n": 4000, "d": 3}),
+    "cv": (nh.make_cv, (2, 3, 4, 4), 1, {"n": 250, "c": 3, "h": 4, "w": 4}),
+    "nlp": (nh.make_nlp, (2, 3, 4), 2, {"n": 250, "l": 16, "d": 4}),
+}
+
+
+@pytest.mark.parametrize("layout", list(MAKERS))
+def test_default_shape_and_dtype(layout):
+    make, shape, _, _ = MAKERS[layout]
+    x = make()
+    assert tuple(x.shape) == shape
+    assert x.dtype == torch.float32
+    assert make(dtype=torch.float64).dtype == torch.float64
+
+
+@pytest.mark.parametrize("layout", list(MAKERS))
+def test_seeded_and_independent_of_the_global_generator(layout):
+    make = MAKERS[layout][0]
+    torch.manual_seed(1)
+    a = make(seed=3)
+    torch.manual_seed(2)
+    torch.randn(10)
+    b = make(seed=3)
+    assert torch.equal(a, b)
+    assert not torch.equal(make(seed=3), make(seed=4))
+    assert torch.equal(make(), make(seed=0))
+
+
+@pytest.mark.parametrize("layout", list(MAKERS))
+def test_feature_j_has_mean_j_and_std_1_plus_j(layout):
+    make, _, feature_dim, big = MAKERS[layout]
+    x = make(**big, dtype=torch.float64)
+    other = [d for d in range(x.dim()) if d != feature_dim]
+    k = x.shape[feature_dim]
+    j = torch.arange(k, dtype=torch.float64)
+    mean, std = x.mean(dim=other), x.std(dim=other)
+    assert mean.shape == (k,)
+    standard_error = (1 + j) / (x.numel() // k) ** 0.5
+    assert ((mean - j).abs() < 4 * standard_error).all()
+    torch.testing.assert_close(std, 1 + j, rtol=0.05, atol=0)
+
+
+def test_float32_is_the_rounded_float64():
+    torch.testing.assert_close(nh.make_cv(dtype=torch.float64).float(), nh.make_cv())
+
+
+def test_sizes_are_arguments():
+    assert nh.make_2d(n=7, d=2).shape == (7, 2)
+    assert nh.make_cv(n=1, c=2, h=3, w=5).shape == (1, 2, 3, 5)
+    assert nh.make_nlp(n=3, l=5, d=2).shape == (3, 5, 2)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return nh.load_digits_tensors()
+
+
+def test_digits_shapes_and_dtypes(digits):
+    x_train, y_train, x_test, y_test = digits
+    assert x_train.shape == (1348, 1, 8, 8) and x_test.shape == (449, 1, 8, 8)
+    assert y_train.shape == (1348,) and y_test.shape == (449,)
+    assert x_train.dtype == torch.float32 and y_train.dtype == torch.long
+
+
+def test_digits_range_and_labels(digits):
+    x = torch.cat([digits.x_train, digits.x_test])
+    y = torch.cat([digits.y_train, digits.y_test])
+    assert x.min() == 0.0 and x.max() == 1.0
+    assert set(y.tolist()) == set(range(10))
+
+
+def test_digits_split_is_seeded_and_disjoint(digits):
+    again = nh.load_digits_tensors()
+    for a, b in zip(digits, again, strict=True):
+        assert torch.equal(a, b)
+    other = nh.load_digits_tensors(seed=1)
+    assert not torch.equal(digits.y_test, other.y_test)
+    # train and test together are the 1797 images, each once (a permutation of the set)
+    from sklearn.datasets import load_digits
+
+    original = torch.tensor(load_digits().data / 16.0, dtype=torch.float32)
+    split = torch.cat([digits.x_train, digits.x_test]).flatten(1)
+    assert split.shape == original.shape
+    for a, b in zip(torch.unique(split, dim=0, return_counts=True),
+                    torch.unique(original, dim=0, return_counts=True), strict=True):
+        assert torch.equal(a, b)
+    smaller = nh.load_digits_tensors(test_fraction=0.1)
+    assert smaller.x_test.shape[0] == 180 and smaller.x_train.shape[0] == 1617
