@@ -42,7 +42,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check normhelpers tests
 
 unit: $(STAMP)
-	$(PY) -m pytest tests/ -p no:cacheprovider --ignore=tests/browser
+	$(PY) -m pytest tests/ -p no:cacheprovider -p no:nbval --ignore=tests/browser
 
 nbval: $(STAMP)
 	$(PY) -m pytest -p no:cacheprovider --nbval --nbval-current-env \
