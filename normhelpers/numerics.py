@@ -7,6 +7,7 @@ the point is to watch float32 (or float16) arithmetic at work.
 - :func:`var_one_pass`: ``mean(x**2) - mean(x)**2``. One sweep over the data, but the
   subtraction cancels catastrophically when the mean is large compared with the spread.
 - :func:`var_two_pass`: first the mean, then ``mean((x - mean)**2)``. Accurate; reads x twice.
+  :func:`two_pass_stats` returns the same as (count, mean, M2).
 - :func:`welford_stats` / :func:`var_welford`: Welford's one-sweep update of (count, mean,
   M2), where M2 is the sum of squared deviations. Accurate, and it can consume a stream.
 - :func:`merge_stats`: combine the (count, mean, M2) of two disjoint parts (Chan, Golub and
@@ -18,7 +19,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["var_one_pass", "var_two_pass", "welford_stats", "var_welford", "merge_stats"]
+__all__ = [
+    "var_one_pass", "var_two_pass", "two_pass_stats", "welford_stats", "var_welford",
+    "merge_stats",
+]
 
 
 def var_one_pass(x: Tensor, dim: int = -1) -> Tensor:
@@ -30,6 +34,15 @@ def var_two_pass(x: Tensor, dim: int = -1) -> Tensor:
     """E[(x - E[x])^2] over ``dim``: the mean first, then the squared deviations. (*, n) -> (*)."""
     mean = x.mean(dim=dim, keepdim=True)
     return ((x - mean) ** 2).mean(dim=dim)
+
+
+def two_pass_stats(x: Tensor) -> tuple[int, Tensor, Tensor]:
+    """(count n, mean (*), M2 (*)) over the last dim of x (*, n), with two passes.
+
+    M2 is the sum of squared deviations, n * var: the triple that :func:`merge_stats` combines.
+    """
+    n = x.shape[-1]
+    return n, x.mean(dim=-1), var_two_pass(x) * n
 
 
 def welford_stats(x: Tensor) -> tuple[int, Tensor, Tensor]:

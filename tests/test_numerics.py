@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from normhelpers.numerics import (
     merge_stats,
+    two_pass_stats,
     var_one_pass,
     var_two_pass,
     var_welford,
@@ -64,13 +65,15 @@ def test_welford_on_a_1d_tensor() -> None:
     torch.testing.assert_close(var_welford(x), torch.tensor(5.25, dtype=torch.float64))
 
 
-def _stats(x: torch.Tensor) -> tuple[int, torch.Tensor, torch.Tensor]:
-    return x.shape[-1], x.mean(-1), var_two_pass(x) * x.shape[-1]
+def test_two_pass_stats_agree_with_welford() -> None:
+    x = torch.randn(3, 30, dtype=torch.float64) * 2 + 7
+    for a, b in zip(two_pass_stats(x), welford_stats(x), strict=True):
+        torch.testing.assert_close(torch.as_tensor(a), torch.as_tensor(b))
 
 
 def test_merge_two_halves_equals_the_whole() -> None:
     x = torch.randn(5, 40, dtype=torch.float64) * 2 + torch.arange(40.0, dtype=torch.float64)
-    count, mean, m2 = merge_stats(*_stats(x[:, :20]), *_stats(x[:, 20:]))
+    count, mean, m2 = merge_stats(*two_pass_stats(x[:, :20]), *two_pass_stats(x[:, 20:]))
     assert count == 40
     torch.testing.assert_close(mean, x.mean(-1))
     torch.testing.assert_close(m2 / count, var_two_pass(x))
@@ -83,7 +86,7 @@ def test_merge_any_split_in_any_order(n: int, data: st.DataObject) -> None:
     cut = data.draw(st.integers(1, n - 1))
     expected = var_two_pass(x)
     for a, b in [(x[:cut], x[cut:]), (x[cut:], x[:cut])]:
-        count, _, m2 = merge_stats(*_stats(a), *_stats(b))
+        count, _, m2 = merge_stats(*two_pass_stats(a), *two_pass_stats(b))
         torch.testing.assert_close(m2 / count, expected)
 
 
@@ -91,6 +94,6 @@ def test_averaging_chunk_variances_is_not_the_merge() -> None:
     """Chunks with different means: the mean of their variances misses the spread between them."""
     x = torch.cat([torch.randn(50, dtype=torch.float64), torch.randn(50, dtype=torch.float64) + 4])
     naive = (var_two_pass(x[:50]) + var_two_pass(x[50:])) / 2
-    count, _, m2 = merge_stats(*_stats(x[:50]), *_stats(x[50:]))
+    count, _, m2 = merge_stats(*two_pass_stats(x[:50]), *two_pass_stats(x[50:]))
     assert m2 / count > naive + 3  # between-chunk term (4 / 2)^2 = 4
     torch.testing.assert_close(m2 / count, var_two_pass(x))
