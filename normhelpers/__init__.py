@@ -11,7 +11,7 @@
   the experiments' training loop, hand-written backward passes, variance algorithms.
 """
 
-from normhelpers import exercises, functional, plotting
+from normhelpers import backward, exercises, functional, numerics, plotting
 from normhelpers.axes import LAYOUTS, NORMS, normalize, reduce_dims, stat_shape
 from normhelpers.compare import CompareResult, compare
 from normhelpers.data import load_digits_tensors, make_2d, make_cv, make_nlp
@@ -28,7 +28,7 @@ from normhelpers.modules import (
 )
 
 __all__ = [
-    "exercises", "functional", "plotting",
+    "backward", "exercises", "functional", "numerics", "plotting",
     "LAYOUTS", "NORMS", "normalize", "reduce_dims", "stat_shape",
     "CompareResult", "compare",
     "load_digits_tensors", "make_2d", "make_cv", "make_nlp",
