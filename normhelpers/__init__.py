@@ -9,9 +9,11 @@
 - :mod:`normhelpers.plotting`, :mod:`normhelpers.exercises`: figures and self-checks.
 - :mod:`normhelpers.training`, :mod:`normhelpers.backward`, :mod:`normhelpers.numerics`:
   the experiments' training loop, hand-written backward passes, variance algorithms.
+- :mod:`normhelpers.folding`, :mod:`normhelpers.syncbn`, :mod:`normhelpers.bench`: folding BN
+  for inference, BN across processes, the cost benchmark (imported on demand).
 """
 
-from normhelpers import backward, exercises, functional, numerics, plotting
+from normhelpers import backward, exercises, folding, functional, numerics, plotting
 from normhelpers.axes import LAYOUTS, NORMS, normalize, reduce_dims, stat_shape
 from normhelpers.compare import CompareResult, compare
 from normhelpers.data import load_digits_tensors, make_2d, make_cv, make_nlp
@@ -28,7 +30,7 @@ from normhelpers.modules import (
 )
 
 __all__ = [
-    "backward", "exercises", "functional", "numerics", "plotting",
+    "backward", "exercises", "folding", "functional", "numerics", "plotting",
     "LAYOUTS", "NORMS", "normalize", "reduce_dims", "stat_shape",
     "CompareResult", "compare",
     "load_digits_tensors", "make_2d", "make_cv", "make_nlp",
