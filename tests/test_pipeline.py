@@ -63,10 +63,12 @@ def test_nbval_fails_on_a_stale_output(tmp_path: Path) -> None:
 
 def _mini_book(folder: Path, page_text: str) -> Path:
     """A one-page book with the project's real _config.yml."""
-    (folder / "book" / "_static").mkdir(parents=True)
+    (folder / "book").mkdir(parents=True)
     shutil.copy(ROOT / "_config.yml", folder / "_config.yml")
     shutil.copy(ROOT / "book" / "references.bib", folder / "book" / "references.bib")
-    shutil.copy(ROOT / "book" / "_static" / "logo.svg", folder / "book" / "_static" / "logo.svg")
+    for name in ("_static", "_ext"):  # logo, css and the book's own Sphinx extensions
+        shutil.copytree(ROOT / "book" / name, folder / "book" / name,
+                        ignore=shutil.ignore_patterns("__pycache__"))
     (folder / "_toc.yml").write_text("format: jb-book\nroot: book/intro\n")
     (folder / "book" / "intro.md").write_text(page_text)
     return folder
