@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -97,3 +98,15 @@ def test_digits_split_is_seeded_and_disjoint(digits):
         assert torch.equal(a, b)
     smaller = nh.load_digits_tensors(test_fraction=0.1)
     assert smaller.x_test.shape[0] == 180 and smaller.x_train.shape[0] == 1617
+
+
+def test_digits_equal_scikit_learns_loader() -> None:
+    """The file read directly is the data sklearn.datasets.load_digits() returns."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    d = nh.load_digits_tensors(test_fraction=0.0)
+    order = torch.from_numpy(np.random.default_rng(0).permutation(len(bunch.target)))
+    expected = torch.tensor(bunch.images / 16.0, dtype=torch.float32).unsqueeze(1)[order]
+    assert torch.equal(d.x_train, expected)
+    assert torch.equal(d.y_train, torch.tensor(bunch.target)[order])
