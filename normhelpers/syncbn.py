@@ -253,7 +253,7 @@ class TwoProcessResult:
     """What :func:`run_two_process_demo` returns: the two ranks' parts put back together.
 
     output, grad_input: (N, C, *) of the last step, rank 0's samples first.
-    grad_weight, grad_bias: (C,), summed over the ranks (as DistributedDataParallel does).
+    grad_weight, grad_bias: (C,), summed over the ranks (DistributedDataParallel would average).
     running_means, running_vars: one (C,) tensor per rank, after all steps.
     """
 
@@ -280,7 +280,7 @@ def bn_worker(
         x_r = x[rows].clone().requires_grad_(True)
         y = sync_batch_norm(x_r, weight, bias, running_mean, running_var, momentum, eps)
         (y * grad_output[rows]).sum().backward()  # a scalar loss whose gradient is grad_output
-    for grad in (weight.grad, bias.grad):  # parameters: sum over the ranks, as DDP does
+    for grad in (weight.grad, bias.grad):  # parameters: sum over the ranks (DDP averages)
         dist.all_reduce(grad)
     return {"output": y.detach(), "grad_input": x_r.grad, "grad_weight": weight.grad,
             "grad_bias": bias.grad, "running_mean": running_mean, "running_var": running_var}
