@@ -51,7 +51,7 @@ def normalize_backward(grad_xhat: Tensor, xhat: Tensor, rstd: Tensor, dims: list
 
     grad_xhat, xhat: same shape; rstd: size 1 in ``dims``; means over ``dims``.
 
-    $\frac{\partial L}{\partial x} = \frac{1}{\sigma}\left(g - \bar g - \hat x\,
+    $\frac{\partial L}{\partial x} = \frac{1}{\sqrt{\sigma^2 + \epsilon}}\left(g - \bar g - \hat x\,
     \overline{g \hat x}\right)$
     """
     mean_g = grad_xhat.mean(dim=dims, keepdim=True)
