@@ -76,6 +76,7 @@ def compare(
     """
     actual, expected = torch.as_tensor(actual), torch.as_tensor(expected)
     default_rtol, default_atol = tolerance(expected.dtype)
+    custom_tolerance = rtol is not None or atol is not None
     rtol = default_rtol if rtol is None else rtol
     atol = default_atol if atol is None else atol
     name = f"{label}: " if label else ""
@@ -92,6 +93,8 @@ def compare(
         verdict = "✓ equal" if ok else "✗ different"
         if diff == 0.0:
             verdict += " (bit for bit)"
+        elif ok and custom_tolerance:
+            verdict += " (within the given tolerance)"
         elif ok:
             verdict += f" (within {expected.dtype} round-off)".replace("torch.", "")
         line = f"{name}max |diff| {_format_diff(diff, ok)}  {verdict}"

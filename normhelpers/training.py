@@ -237,6 +237,8 @@ def masked_batch_norm(x: Tensor, mask: Tensor, running_mean: Tensor | None,
     m = mask.unsqueeze(-1).to(x.dtype)  # (N, L, 1)
     if training:
         count = m.sum()
+        if count < 2:
+            raise ValueError(f"Expected more than 1 real token when training, got {int(count)}")
         mean = (x * m).sum(dim=(0, 1)) / count
         var = (((x - mean) * m) ** 2).sum(dim=(0, 1)) / count
         if running_mean is not None and running_var is not None:
@@ -262,13 +264,16 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
 
     def forward(self, input: Tensor, mask: Tensor) -> Tensor:  # type: ignore[override]
         momentum = self.momentum
-        if self.training:
+        if self.training and self.track_running_stats:
             self.num_batches_tracked.add_(1)
             if momentum is None:  # cumulative average: weight 1/t for batch t
                 momentum = 1.0 / float(self.num_batches_tracked)
-        return masked_batch_norm(input, mask, self.running_mean, self.running_var,
-                                 self.weight, self.bias, self.training, momentum or 0.0,
-                                 self.eps)
+        # as nn.BatchNorm1d: batch statistics in training, and in eval without running ones
+        use_batch_stats = self.training or self.running_mean is None
+        keep = not self.training or self.track_running_stats
+        return masked_batch_norm(input, mask, self.running_mean if keep else None,
+                                 self.running_var if keep else None, self.weight, self.bias,
+                                 use_batch_stats, momentum or 0.0, self.eps)
 
 
 class SequenceClassifier(nn.Module):

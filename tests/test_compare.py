@@ -119,3 +119,9 @@ def test_result_is_usable_in_assert_and_is_frozen():
     assert isinstance(result, nh.CompareResult)
     with pytest.raises(AttributeError):
         result.ok = False
+
+
+def test_verdict_names_a_caller_tolerance(capsys: pytest.CaptureFixture[str]) -> None:
+    a = torch.zeros(3)
+    assert nh.compare(a + 5e-4, a, atol=1e-3)
+    assert "(within the given tolerance)" in capsys.readouterr().out

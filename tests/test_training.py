@@ -277,3 +277,29 @@ def test_evaluate_uses_running_statistics(digits: tuple[ImageData, ImageData]) -
     assert not model.training
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
     assert acc == accuracy(model, test, batch_size=7)  # eval mode: batch size is irrelevant
+
+
+def test_masked_batch_norm_module_without_running_stats_uses_batch_stats() -> None:
+    """Like nn.BatchNorm1d(track_running_stats=False): batch statistics in train and eval."""
+    from normhelpers.training import MaskedBatchNorm1d
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 5, 4)
+    mask = torch.ones(3, 5, dtype=torch.bool)
+    ours = MaskedBatchNorm1d(4, track_running_stats=False)
+    ref = torch.nn.BatchNorm1d(4, track_running_stats=False)
+    for mode in (True, False):
+        ours.train(mode)
+        ref.train(mode)
+        expected = ref(x.transpose(1, 2)).transpose(1, 2)
+        assert torch.allclose(ours(x, mask), expected, atol=1e-6)
+
+
+def test_masked_batch_norm_needs_two_real_tokens() -> None:
+    from normhelpers.training import masked_batch_norm
+
+    x = torch.randn(2, 3, 4)
+    mask = torch.zeros(2, 3, dtype=torch.bool)
+    mask[0, 0] = True
+    with pytest.raises(ValueError, match="more than 1 real token"):
+        masked_batch_norm(x, mask, None, None, None, None, training=True)
