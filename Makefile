@@ -74,6 +74,13 @@ notebooks: $(STAMP)
 	    --ExecutePreprocessor.timeout=300 --ExecutePreprocessor.kernel_name=python3 "$$nb" || exit 1; \
 	done
 
+# On a GPU machine: make bench BENCH_ARGS="--device cuda --dtype float32 bfloat16 --size large \
+#   --csv book/data/bench_gpu.csv", commit the CSV and re-execute book/16_cost.ipynb.
+BENCH_ARGS ?= --device cpu --dtype float32 --size large --repeats 10 --csv _build/bench_cpu.csv
+bench: $(STAMP)
+	@mkdir -p _build
+	$(PY) -m normhelpers.bench $(BENCH_ARGS)
+
 lab: $(STAMP)
 	$(BIN)/jupyter lab book/
 
