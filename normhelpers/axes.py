@@ -21,6 +21,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from normhelpers.functional import _mean_var
+
 __all__ = ["LAYOUTS", "NORMS", "reduce_dims", "stat_shape", "normalize"]
 
 LAYOUTS: dict[str, tuple[str, ...]] = {
@@ -119,9 +121,7 @@ def normalize(x: Tensor, kind: str, layout: str, groups: int = 1, eps: float = 1
         # split the channel dim into (G, C/G) and average over C/G and the other reduced dims
         split = x.unflatten(c, (groups, C // groups))
         sdims = [d + 1 if d >= c else d for d in dims]  # dims shift right after the split
-        mean = split.mean(dim=sdims, keepdim=True)
-        var = ((split - mean) ** 2).mean(dim=sdims, keepdim=True)
+        mean, var = _mean_var(split, sdims)  # biased variance, as every norm
         return ((split - mean) * torch.rsqrt(var + eps)).flatten(c, c + 1)
-    mean = x.mean(dim=dims, keepdim=True)
-    var = ((x - mean) ** 2).mean(dim=dims, keepdim=True)
+    mean, var = _mean_var(x, dims)
     return (x - mean) * torch.rsqrt(var + eps)

@@ -10,8 +10,6 @@ import torch.nn.functional as F
 
 import normhelpers as nh
 
-torch.set_num_threads(1)  # tiny tensors: threads only add overhead on a loaded machine
-
 EPS = 1e-5
 G = 3  # groups; the channel (or feature) dim has 6 entries in every layout
 SHAPES = {"2d": (5, 6), "cv": (4, 6, 3, 3), "nlp": (4, 5, 6)}

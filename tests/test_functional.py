@@ -11,8 +11,6 @@ from hypothesis import strategies as st
 
 import normhelpers.functional as NF
 
-torch.set_num_threads(1)  # tiny tensors: threads only add overhead on a loaded machine
-
 DTYPES = [torch.float32, torch.float64]
 MOMENTA = [0.0, 0.1, 1.0]
 

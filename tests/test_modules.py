@@ -11,8 +11,6 @@ from torch import nn
 
 import normhelpers as nh
 
-torch.set_num_threads(1)  # tiny tensors: threads only add overhead on a loaded machine
-
 # name -> (class name, constructor kwargs/args, input shape)
 CASES = {
     "bn1d-2d": ("BatchNorm1d", (4,), {}, (8, 4)),
