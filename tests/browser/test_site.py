@@ -98,6 +98,8 @@ def _open(browser: object, url: str, origin: str) -> tuple[object, PageProblems]
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     problems = PageProblems(page, origin)
     page.goto(url, wait_until="load", timeout=60_000)
+    # index.html redirects to the intro page: let that navigation finish before inspecting
+    page.wait_for_load_state("networkidle", timeout=60_000)
     return page, problems
 
 
