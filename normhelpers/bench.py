@@ -13,8 +13,13 @@ once. :func:`run` times, in one run and on one device:
   kernel, hence one pass over memory, per elementary operation);
 - ``scratch+compile``: the same functions compiled with ``torch.compile`` (Inductor fuses the
   elementary operations into a few kernels);
-- ``onepass`` and ``onepass+compile``: :func:`batch_norm_one_pass`, a BatchNorm written for a
-  fusing compiler (both statistics in one pass, then one multiply-add).
+- ``onepass`` and ``onepass+compile``: :func:`batch_norm_one_pass` and
+  :func:`layer_norm_one_pass`, BatchNorm and LayerNorm written for a fusing compiler (both
+  statistics from one pass over x, with a shift against cancellation);
+- ``affine``: ``torch.addcmul(b, x, a)``, i.e. y = x * a + b with one a and b per channel (CV
+  layout) or per feature (NLP layout), in one eager kernel: what a BatchNorm in evaluation mode
+  computes, and the cheapest kernel that reads x once, computes and writes y. It shows how close
+  to clone a kernel at the 1.0 limit can come on the machine.
 
 Every timed output is first checked against torch's function computed in float64. Each row
 reports the median time, the ratio to clone's time on the same tensor, and GB/s counted as if the
@@ -56,7 +61,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SHAPES", "OPS", "IMPLS", "LIMITS", "Row", "Report",
-    "batch_norm_one_pass", "elements_per_statistic", "count_traffic", "make_inputs",
+    "batch_norm_one_pass", "layer_norm_one_pass", "affine",
+    "elements_per_statistic", "count_traffic", "make_inputs",
     "implementation", "CSV_COLUMNS", "IMPL_COLORS",
     "run", "format_table", "write_csv", "read_csv", "plot_ratios", "main",
 ]
@@ -89,7 +95,7 @@ IMPLS: tuple[str, ...] = ("torch", "scratch", "scratch+compile", "onepass", "one
 # Least memory traffic of a training-mode forward, as a multiple of a copy's (one read + one
 # write): 1.0 when x is read once, 1.5 when the statistics need a full read of their own.
 LIMITS: dict[str, float] = {
-    "clone": 1.0, "layer_norm": 1.0, "rms_norm": 1.0,
+    "clone": 1.0, "affine": 1.0, "layer_norm": 1.0, "rms_norm": 1.0,
     "batch_norm": 1.5, "instance_norm": 1.5, "group_norm": 1.5,
 }
 
@@ -123,6 +129,35 @@ def batch_norm_one_pass(x: Tensor, weight: Tensor, bias: Tensor, eps: float = EP
     a = weight.reshape(shape) * torch.rsqrt(var + eps)
     b = bias.reshape(shape) - mean_d * a
     return (d * a + b).to(x.dtype)
+
+
+def layer_norm_one_pass(x: Tensor, weight: Tensor, bias: Tensor, eps: float = EPS) -> Tensor:
+    r"""LayerNorm over the last dim, written for a fusing compiler. x: (*, D); weight, bias: (D,).
+
+    Both statistics of a row come from ONE pass over it: the sums of $d$ and $d^2$, where
+    $d = x - s$ and the shift $s$ is the row's first element; then
+    $y = (d - \bar d)\,r\,\gamma + \beta$ with $r = 1 / \sqrt{\overline{d^2} - \bar d^{\,2} +
+    \epsilon}$. A compiled kernel walks each cached row twice instead of three times.
+    The shift is the weak spot: when the first element is an outlier, every $d$ is large and the
+    sums and $d - \bar d$ lose digits to rounding. With D = 1024 and a first feature 10 times the
+    spread of the others, float32 outputs are off by more than 1e-4, where the two-pass formula of
+    :func:`normhelpers.functional.layer_norm` stays at round-off (see chapter 16 and the tests).
+    """
+    D = x.shape[-1]
+    xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+    d = xf - xf[..., :1].detach()  # shift: the first element of each row
+    mean_d = d.sum(-1, keepdim=True) / D
+    var = (d * d).sum(-1, keepdim=True) / D - mean_d * mean_d
+    return ((d - mean_d) * torch.rsqrt(var + eps) * weight + bias).to(x.dtype)
+
+
+def affine(x: Tensor, weight: Tensor, bias: Tensor, dim: int = 1) -> Tensor:
+    """y = x * weight + bias in ONE eager kernel (``torch.addcmul``); weight and bias hold one
+    value per index of ``dim`` (1: per channel of (N, C, *); -1: per feature of (N, L, D)).
+    The work of a BatchNorm in evaluation mode: one read of x, one write of y."""
+    shape = [1] * x.dim()
+    shape[dim] = x.shape[dim]
+    return torch.addcmul(bias.reshape(shape), x, weight.reshape(shape))
 
 
 def elements_per_statistic(op: str, shape: Sequence[int], groups: int = GROUPS) -> int:
@@ -189,19 +224,26 @@ _CALLS = {"batch_norm": _batch_norm, "instance_norm": _instance_norm,
           "group_norm": _group_norm, "layer_norm": _layer_norm, "rms_norm": _rms_norm}
 
 
-def _one_pass(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+def _bn_one_pass(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
     return batch_norm_one_pass(x, w, b, EPS)
+
+
+def _ln_one_pass(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    return layer_norm_one_pass(x, w, b, EPS)
+
+
+_ONE_PASS = {"batch_norm": _bn_one_pass, "layer_norm": _ln_one_pass}
 
 
 def implementation(op: str, impl: str) -> Callable[[Tensor, Tensor, Tensor], Tensor] | None:
     """The function (x, weight, bias) -> y timed as (op, impl), not yet compiled for the
-    "+compile" impls; None for a case that does not exist (onepass of a norm other than BN)."""
+    "+compile" impls; None for a case that does not exist (onepass of IN, GN or RMSNorm)."""
     if impl == "torch":
         return functools.partial(_CALLS[op], F)
     if impl.startswith("scratch"):
         return functools.partial(_CALLS[op], NF)
-    if impl.startswith("onepass") and op == "batch_norm":
-        return _one_pass
+    if impl.startswith("onepass"):
+        return _ONE_PASS.get(op)
     return None
 
 
@@ -334,6 +376,15 @@ def _checked_cases(op: str, impls: Sequence[str], shape: tuple[int, ...], dt: to
     return cases
 
 
+def _affine_case(op: str, shape: tuple[int, ...], dt: torch.dtype, dev: torch.device) -> _Case:
+    """The ``affine`` case on the inputs of ``op``, checked against x * w + b in float64."""
+    x, w, b = make_inputs(op, shape, dt, dev)
+    dim = 1 if OPS[op][0] == "cv" else -1
+    ref = affine(x.double(), w.double(), b.double(), dim).float()
+    diff = _check(affine(x, w, b, dim), ref, dt, "affine")
+    return _Case("affine", "torch", shape, functools.partial(affine, x, w, b, dim), diff)
+
+
 def _medians(cases: Sequence[_Case], repeats: int, min_call_s: float,
              sync: Callable[[], None]) -> list[float]:
     """Median seconds per call of each case, over ``repeats`` rounds that visit every case."""
@@ -379,6 +430,7 @@ def run(
         cases.append(_Case("clone", "torch", shapes[layout], x.clone, diff))
         out = torch.empty_like(x)  # copy_ writes into this existing tensor: no allocation
         cases.append(_Case("copy_", "torch", shapes[layout], functools.partial(out.copy_, x), diff))
+        cases.append(_affine_case(first_op, shapes[layout], dt, dev))
         for op in [op for op in ops if OPS[op][0] == layout]:
             cases += _checked_cases(op, impls, shapes[layout], dt, dev, report)
     medians = _medians(cases, repeats, min_call_s, _sync(dev))
@@ -436,26 +488,32 @@ IMPL_COLORS: dict[str, str] = {  # Okabe and Ito's colour-blind-safe palette
 
 
 def plot_ratios(rows: Sequence[Row], ax: Axes | None = None, title: str = "") -> Axes:
-    """Bar chart of time / clone time: one group of bars per op, one bar per impl.
+    """Bar chart of time / clone time: one group of bars per op (``affine`` first, when the
+    rows have it: the floor of a computing kernel), one bar per impl.
 
     Dashed line at 1.0 (x read once: the limit of LN and RMSNorm), dotted line at 1.5 (a second
     read for the statistics: the limit of BN, IN and GN). Returns the matplotlib Axes.
     """
     import matplotlib.pyplot as plt  # only the plot needs matplotlib
 
-    ops = [op for op in OPS if any(r.op == op for r in rows)]
-    impls = [i for i in IMPLS if any(r.impl == i and r.op in ops for r in rows)]
+    # groups of bars: (label, op, shape); affine has one group per input shape (CV, NLP)
+    groups = [(f"affine\n{r.shape}", "affine", r.shape) for r in rows if r.op == "affine"]
+    groups += [(op.replace("_", " "), op, None) for op in OPS if any(r.op == op for r in rows)]
+    impls = [i for i in IMPLS if any(r.impl == i and r.op in {g[1] for g in groups} for r in rows)]
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 3.6), layout="constrained")
     width = 0.8 / len(impls)
-    for k, impl in enumerate(impls):
-        bars = [(j, r.ratio_to_clone) for j, op in enumerate(ops)
-                for r in rows if r.op == op and r.impl == impl]
-        ax.bar([j + (k - (len(impls) - 1) / 2) * width for j, _ in bars],
-               [ratio for _, ratio in bars], width, label=impl, color=IMPL_COLORS[impl])
+    labelled: set[str] = set()
+    for j, (_, op, shape) in enumerate(groups):  # the bars of a group are centred on its tick
+        bars = [(impl, r.ratio_to_clone) for impl in impls for r in rows
+                if r.op == op and r.impl == impl and shape in (None, r.shape)]
+        for k, (impl, ratio) in enumerate(bars):
+            ax.bar(j + (k - (len(bars) - 1) / 2) * width, ratio, width, color=IMPL_COLORS[impl],
+                   label=None if impl in labelled else impl)
+            labelled.add(impl)
     ax.axhline(1.0, color="black", lw=1, ls="--", label="limit 1.0: x read once")
     ax.axhline(1.5, color="black", lw=1, ls=":", label="limit 1.5: x read twice")
-    ax.set_xticks(range(len(ops)), [op.replace("_", " ") for op in ops])
+    ax.set_xticks(range(len(groups)), [label for label, _, _ in groups], fontsize=8)
     ax.set_ylabel("time / clone time")
     ax.set_title(title)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))

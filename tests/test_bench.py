@@ -30,11 +30,11 @@ def tiny_report() -> bench.Report:
 
 def test_tiny_run_has_every_eager_case(tiny_report: bench.Report) -> None:
     cases = {(r.op, r.impl) for r in tiny_report.rows}
-    expected = {("clone", "torch"), ("copy_", "torch")} | {(op, impl) for op in bench.OPS
-                                       for impl in ("torch", "scratch")}
-    assert cases == expected | {("batch_norm", "onepass")}
-    assert sum(r.op == "clone" for r in tiny_report.rows) == 2  # one per input shape
-    assert sum(r.op == "copy_" for r in tiny_report.rows) == 2
+    expected = {("clone", "torch"), ("copy_", "torch"), ("affine", "torch")} | {
+        (op, impl) for op in bench.OPS for impl in ("torch", "scratch")}
+    assert cases == expected | {("batch_norm", "onepass"), ("layer_norm", "onepass")}
+    for baseline in ("clone", "copy_", "affine"):  # one per input shape
+        assert sum(r.op == baseline for r in tiny_report.rows) == 2
     assert tiny_report.compile_note == "compile not asked for (--no-compile)"
 
 
@@ -98,7 +98,7 @@ def test_command_line_prints_the_table_and_writes_csv(tmp_path, capsys) -> None:
     out = capsys.readouterr().out
     assert status == 0
     assert "x clone" in out and "batch_norm" in out and "all agree" in out
-    assert len(bench.read_csv(path)) == 15  # 2 x (clone, copy_) + 5 ops x (torch, scratch) + 1
+    assert len(bench.read_csv(path)) == 18  # 2 x (clone, copy_, affine) + 5 x 2 + 2 onepass
 
 
 def test_one_pass_batch_norm_is_accurate_even_far_from_zero() -> None:
@@ -126,9 +126,66 @@ def test_one_pass_batch_norm_keeps_bfloat16() -> None:
                                rtol=1.6e-2)
 
 
-def test_onepass_exists_for_batch_norm_only() -> None:
+def test_one_pass_layer_norm_matches_torch() -> None:
+    gen = torch.Generator().manual_seed(3)
+    for shape in [(16, 32), (2, 7, 64), (3, 5, 4, 9)]:
+        x = torch.randn(shape, generator=gen) * 2 + 1
+        w, b = torch.rand(shape[-1], generator=gen) + 0.5, torch.randn(shape[-1], generator=gen)
+        exact = F.layer_norm(x.double(), shape[-1:], w.double(), b.double(), 1e-5)
+        torch.testing.assert_close(bench.layer_norm_one_pass(x, w, b), exact.float())
+
+
+def test_one_pass_layer_norm_is_accurate_far_from_zero() -> None:
+    x = torch.randn(8, 5, 256, generator=torch.Generator().manual_seed(4)) * 0.5 + 1e4
+    w, b = torch.ones(256), torch.zeros(256)
+    exact = F.layer_norm(x.double(), (256,), None, None, 1e-5)
+    torch.testing.assert_close(bench.layer_norm_one_pass(x, w, b), exact.float(),
+                               atol=2e-3, rtol=0)  # float32 x itself is rounded to 1e-3 here
+
+
+def test_one_pass_layer_norm_loses_digits_when_the_first_feature_is_an_outlier() -> None:
+    """The documented weak spot of shifting by the row's first element; the two-pass formula of
+    normhelpers.functional does not have it."""
+    x = torch.randn(64, 1024, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    w, b = torch.ones(1024), torch.zeros(1024)
+
+    def errors(first: float) -> tuple[float, float]:
+        xs = x.clone()
+        xs[:, 0] = first  # the other features have mean 0 and spread 1
+        exact = F.layer_norm(xs, (1024,), None, None, 1e-5)
+        one = bench.layer_norm_one_pass(xs.float(), w, b).double()
+        two = NF.layer_norm(xs.float(), (1024,), w, b).double()
+        return (one - exact).abs().max().item(), (two - exact).abs().max().item()
+
+    (one_typical, two_typical), (one_outlier, two_outlier) = errors(1.0), errors(30.0)
+    assert one_typical < 1e-5 and two_typical < 1e-5
+    assert one_outlier > 5e-4 > 100 * two_outlier
+
+
+def test_one_pass_layer_norm_keeps_bfloat16() -> None:
+    x = torch.randn(4, 6, 32).bfloat16()
+    w, b = torch.ones(32, dtype=torch.bfloat16), torch.zeros(32, dtype=torch.bfloat16)
+    y = bench.layer_norm_one_pass(x, w, b)
+    assert y.dtype == torch.bfloat16
+    torch.testing.assert_close(y, F.layer_norm(x, (32,), w, b), atol=1e-2, rtol=1.6e-2)
+
+
+def test_affine_is_one_kernel_per_channel_or_per_feature() -> None:
+    x_cv, x_nlp = torch.randn(2, 3, 4, 5), torch.randn(2, 4, 6)
+    a3, b3, a6, b6 = torch.randn(3), torch.randn(3), torch.randn(6), torch.randn(6)
+    expected_cv = x_cv * a3[:, None, None] + b3[:, None, None]
+    torch.testing.assert_close(bench.affine(x_cv, a3, b3), expected_cv)
+    torch.testing.assert_close(bench.affine(x_nlp, a6, b6, dim=-1), x_nlp * a6 + b6)
+    [(name, reads, writes)] = bench.count_traffic(lambda: bench.affine(x_cv, a3, b3), x_cv.nbytes)
+    assert name == "addcmul" and writes == 1.0
+    assert reads == pytest.approx(1.0 + 2 * 3 / x_cv.numel())  # x, and a and b: 3 values each
+
+
+def test_onepass_exists_for_batch_norm_and_layer_norm_only() -> None:
     assert bench.implementation("batch_norm", "onepass") is not None
-    assert bench.implementation("layer_norm", "onepass") is None
+    assert bench.implementation("layer_norm", "onepass") is not None
+    assert bench.implementation("rms_norm", "onepass") is None
+    assert bench.implementation("group_norm", "onepass+compile") is None
     assert bench.implementation("layer_norm", "scratch+compile") is not None  # compiled later
 
 
@@ -154,10 +211,12 @@ def test_count_traffic_counts_the_passes_of_eager_code() -> None:
     assert sum(r for _, r, _ in fused) == pytest.approx(6 + 1 / 8, abs=0.01)  # shift: x[:1]
 
 
-def test_plot_has_one_bar_per_norm_row(tiny_report: bench.Report) -> None:
+def test_plot_has_one_bar_per_norm_and_affine_row(tiny_report: bench.Report) -> None:
     ax = bench.plot_ratios(tiny_report.rows, title="tiny")
-    assert len(ax.patches) == sum(r.op in bench.OPS for r in tiny_report.rows)
+    assert len(ax.patches) == sum(r.op in {*bench.OPS, "affine"} for r in tiny_report.rows)
     assert [line.get_ydata()[0] for line in ax.lines] == [1.0, 1.5]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels[:2] == ["affine\n4x32x4x4", "affine\n2x8x32"] and labels[2] == "batch norm"
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
@@ -174,4 +233,4 @@ def test_compiled_rows_are_checked_too() -> None:
     assert report.compile_note is None
     impls = {(r.op, r.impl) for r in report.rows}
     assert {("batch_norm", "scratch+compile"), ("batch_norm", "onepass+compile"),
-            ("layer_norm", "scratch+compile")} <= impls
+            ("layer_norm", "scratch+compile"), ("layer_norm", "onepass+compile")} <= impls
