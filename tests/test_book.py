@@ -57,6 +57,13 @@ def test_every_chapter_and_page_is_in_the_toc() -> None:
     assert listed - pages == set(), "_toc.yml lists files that do not exist"
 
 
+def test_build_ignores_tool_caches_and_ignored_folders() -> None:
+    """A plain `pytest` or `ruff` run leaves caches at the root with a README.md in them; the
+    strict build (-W) would fail on it as a page missing from the toc."""
+    excluded = set(yaml.safe_load((ROOT / "_config.yml").read_text())["exclude_patterns"])
+    assert {".pytest_cache", ".ruff_cache", ".hypothesis", ".venv", "_build"} <= excluded
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_chapter_structure(path: Path) -> None:
     nb = _load(path)
