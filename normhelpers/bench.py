@@ -18,8 +18,8 @@ once. :func:`run` times, in one run and on one device:
   statistics from one pass over x, with a shift against cancellation);
 - ``affine``: ``torch.addcmul(b, x, a)``, i.e. y = x * a + b with one a and b per channel (CV
   layout) or per feature (NLP layout), in one eager kernel: what a BatchNorm in evaluation mode
-  computes, and the cheapest kernel that reads x once, computes and writes y. It shows how close
-  to clone a kernel at the 1.0 limit can come on the machine.
+  computes, a simple kernel that reads x once, computes and writes y. It is a reference (not a
+  strict floor) for how close to clone a kernel at the 1.0 limit comes on the machine.
 
 Every timed output is first checked against torch's function computed in float64. Each row
 reports the median time, the ratio to clone's time on the same tensor, and GB/s counted as if the
