@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from normhelpers.functional import _mean_var
+from normhelpers.functional import moments, standardize
 
 __all__ = ["LAYOUTS", "NORMS", "reduce_dims", "stat_shape", "normalize"]
 
@@ -121,7 +121,7 @@ def normalize(x: Tensor, kind: str, layout: str, groups: int = 1, eps: float = 1
         # split the channel dim into (G, C/G) and average over C/G and the other reduced dims
         split = x.unflatten(c, (groups, C // groups))
         sdims = [d + 1 if d >= c else d for d in dims]  # dims shift right after the split
-        mean, var = _mean_var(split, sdims)  # biased variance, as every norm
-        return ((split - mean) * torch.rsqrt(var + eps)).flatten(c, c + 1)
-    mean, var = _mean_var(x, dims)
-    return (x - mean) * torch.rsqrt(var + eps)
+        mean, var = moments(split, sdims)  # biased variance, as every norm
+        return standardize(split, mean, var, eps).flatten(c, c + 1)
+    mean, var = moments(x, dims)
+    return standardize(x, mean, var, eps)

@@ -27,6 +27,8 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from normhelpers.functional import moments
+
 __all__ = [
     "normalize_forward", "normalize_backward",
     "BatchNormFunction", "LayerNormFunction",
@@ -40,8 +42,7 @@ def normalize_forward(x: Tensor, dims: list[int], eps: float) -> tuple[Tensor, T
     x: any shape. Returns x_hat (shape of x) and rstd (shape of x with size 1 in ``dims``).
     The variance is the biased one (divide by the number of elements), as in every norm.
     """
-    mean = x.mean(dim=dims, keepdim=True)
-    var = ((x - mean) ** 2).mean(dim=dims, keepdim=True)
+    mean, var = moments(x, dims)
     rstd = torch.rsqrt(var + eps)
     return (x - mean) * rstd, rstd
 

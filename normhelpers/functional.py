@@ -24,21 +24,64 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm"]
+# the norms, with torch.nn.functional's signatures
+NORM_FUNCTIONS = ("batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm")
+# the pieces every norm is made of
+CORE = ("upcast", "moments", "standardize", "affine", "update_running")
+__all__ = [*NORM_FUNCTIONS, *CORE]
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
-def _opmath(x: Tensor) -> Tensor:
+# --- The core: every norm in this package (and every chapter that shows the recipe) is
+# --- built from these four steps. Statistics -> standardize -> affine, and for layers that
+# --- keep running statistics, the running update.
+
+
+def upcast(x: Tensor) -> Tensor:
     """Half-precision inputs are normalized in float32, as torch does ("opmath")."""
     return x.float() if x.dtype in _LOW_PRECISION else x
 
 
-def _mean_var(x: Tensor, dims: list[int]) -> tuple[Tensor, Tensor]:
-    """Mean and **biased** variance over ``dims``, kept as size-1 dims for broadcasting."""
+def moments(x: Tensor, dims: Sequence[int]) -> tuple[Tensor, Tensor]:
+    """Mean and **biased** variance over ``dims``, kept as size-1 dims for broadcasting.
+
+    x: any shape. Returns two tensors of the shape of x with size 1 in ``dims``.
+    The variance divides by the number of elements (not n - 1): that is what every norm
+    normalizes with.
+    """
+    dims = list(dims)
     mean = x.mean(dim=dims, keepdim=True)
     var = ((x - mean) ** 2).mean(dim=dims, keepdim=True)
     return mean, var
+
+
+def standardize(x: Tensor, mean: Tensor, var: Tensor, eps: float) -> Tensor:
+    """(x - mean) / sqrt(var + eps): eps sits **inside** the square root."""
+    return (x - mean) * torch.rsqrt(var + eps)
+
+
+def affine(
+    y: Tensor, weight: Tensor | None, bias: Tensor | None, shape: Sequence[int] | None = None
+) -> Tensor:
+    """y * weight + bias; either may be None. ``shape`` reshapes both for broadcasting
+    (e.g. (1, C, 1, 1) for per-channel parameters); None uses them as they are."""
+    if weight is not None:
+        y = y * (weight if shape is None else weight.reshape(list(shape)))
+    if bias is not None:
+        y = y + (bias if shape is None else bias.reshape(list(shape)))
+    return y
+
+
+def update_running(running: Tensor | None, batch_value: Tensor, momentum: float) -> None:
+    """running <- (1 - momentum) * running + momentum * batch_value, in place.
+
+    In PyTorch ``momentum`` is the weight of the **new** batch (default 0.1). Nothing
+    happens when ``running`` is None.
+    """
+    if running is not None:
+        with torch.no_grad():
+            running.mul_(1.0 - momentum).add_(momentum * batch_value.to(running.dtype))
 
 
 def _check_vector(name: str, t: Tensor | None, size: int, what: str, x: Tensor) -> None:
@@ -57,27 +100,6 @@ def _verify_more_than_one_value(x: Tensor, values_per_channel: int) -> None:
             "Expected more than 1 value per channel when training, got input size "
             f"{x.shape} (N x spatial = 1: the batch variance would be 0 and carry no signal)"
         )
-
-
-def _update_running(
-    running: Tensor | None, batch_value: Tensor, momentum: float
-) -> None:
-    """running <- (1 - momentum) * running + momentum * batch_value, in place.
-
-    In PyTorch ``momentum`` is the weight of the **new** batch (default 0.1).
-    """
-    if running is not None:
-        with torch.no_grad():
-            running.mul_(1.0 - momentum).add_(momentum * batch_value.to(running.dtype))
-
-
-def _affine(y: Tensor, weight: Tensor | None, bias: Tensor | None, shape: list[int]) -> Tensor:
-    """y * weight + bias, with weight and bias reshaped to ``shape`` for broadcasting."""
-    if weight is not None:
-        y = y * weight.reshape(shape)
-    if bias is not None:
-        y = y + bias.reshape(shape)
-    return y
 
 
 def batch_norm(
@@ -118,17 +140,17 @@ def batch_norm(
         _check_vector(name, t, C, "channel", input)
     dims = [0] + list(range(2, input.dim()))  # every dim except the channel dim 1
     shape = [1, C] + [1] * (input.dim() - 2)  # (1, C, 1, ..., 1)
-    x = _opmath(input)
+    x = upcast(input)
     if training:
-        mean, var = _mean_var(x, dims)
-        _update_running(running_mean, mean.detach().reshape(C), momentum)
-        _update_running(running_var, var.detach().reshape(C) * n / (n - 1), momentum)
+        mean, var = moments(x, dims)
+        update_running(running_mean, mean.detach().reshape(C), momentum)
+        update_running(running_var, var.detach().reshape(C) * n / (n - 1), momentum)
     else:
         if running_mean is None or running_var is None:
             raise RuntimeError("batch_norm in evaluation mode needs running_mean and running_var")
         mean, var = running_mean.reshape(shape).to(x.dtype), running_var.reshape(shape).to(x.dtype)
-    y = (x - mean) * torch.rsqrt(var + eps)
-    return _affine(y, weight, bias, shape).to(input.dtype)
+    y = standardize(x, mean, var, eps)
+    return affine(y, weight, bias, shape).to(input.dtype)
 
 
 def instance_norm(
@@ -162,17 +184,17 @@ def instance_norm(
         _check_vector(name, t, C, "channel", input)
     dims = list(range(2, input.dim()))  # spatial dims only
     shape = [1, C] + [1] * (input.dim() - 2)
-    x = _opmath(input)
+    x = upcast(input)
     if use_input_stats:
-        mean, var = _mean_var(x, dims)
-        _update_running(running_mean, mean.detach().mean(0).reshape(C), momentum)
-        _update_running(running_var, (var.detach() * n / (n - 1)).mean(0).reshape(C), momentum)
+        mean, var = moments(x, dims)
+        update_running(running_mean, mean.detach().mean(0).reshape(C), momentum)
+        update_running(running_var, (var.detach() * n / (n - 1)).mean(0).reshape(C), momentum)
     else:
         if running_mean is None or running_var is None:
             raise RuntimeError("instance_norm with use_input_stats=False needs running statistics")
         mean, var = running_mean.reshape(shape).to(x.dtype), running_var.reshape(shape).to(x.dtype)
-    y = (x - mean) * torch.rsqrt(var + eps)
-    return _affine(y, weight, bias, shape).to(input.dtype)
+    y = standardize(x, mean, var, eps)
+    return affine(y, weight, bias, shape).to(input.dtype)
 
 
 def _check_normalized_shape(input: Tensor, normalized_shape: Sequence[int]) -> list[int]:
@@ -209,14 +231,9 @@ def layer_norm(
                 f"Expected {name} to be of same shape as normalized_shape, but got {name} of "
                 f"shape {list(t.shape)} and normalized_shape = {list(normalized_shape)}"
             )
-    x = _opmath(input)
-    mean, var = _mean_var(x, dims)
-    y = (x - mean) * torch.rsqrt(var + eps)
-    if weight is not None:
-        y = y * weight
-    if bias is not None:
-        y = y + bias
-    return y.to(input.dtype)
+    x = upcast(input)
+    mean, var = moments(x, dims)
+    return affine(standardize(x, mean, var, eps), weight, bias).to(input.dtype)
 
 
 def group_norm(
@@ -249,12 +266,12 @@ def group_norm(
         )
     for name, t in [("weight", weight), ("bias", bias)]:
         _check_vector(name, t, C, "channel", input)
-    x = _opmath(input)
+    x = upcast(input)
     grouped = x.reshape(N, num_groups, -1)  # (N, G, C/G * prod(spatial))
-    mean, var = _mean_var(grouped, [2])
-    y = ((grouped - mean) * torch.rsqrt(var + eps)).reshape(input.shape)
+    mean, var = moments(grouped, [2])
+    y = standardize(grouped, mean, var, eps).reshape(input.shape)
     shape = [1, C] + [1] * (input.dim() - 2)
-    return _affine(y, weight, bias, shape).to(input.dtype)
+    return affine(y, weight, bias, shape).to(input.dtype)
 
 
 def rms_norm(
@@ -277,7 +294,7 @@ def rms_norm(
             f"Expected weight to be of same shape as normalized_shape, but got weight of shape "
             f"{list(weight.shape)} and normalized_shape = {list(normalized_shape)}"
         )
-    x = _opmath(input)
+    x = upcast(input)
     if eps is None:  # machine epsilon of the dtype the arithmetic runs in, as torch does
         eps = torch.finfo(x.dtype).eps
     y = x * torch.rsqrt((x * x).mean(dim=dims, keepdim=True) + eps)

@@ -428,7 +428,7 @@ def test_bad_input_raises_like_torch(name):
 def test_all_functions_have_torch_signatures():
     import inspect
 
-    for name in NF.__all__:
+    for name in NF.NORM_FUNCTIONS:
         ours = inspect.signature(getattr(NF, name))
         theirs = inspect.signature(getattr(F, name))
         assert list(ours.parameters) == list(theirs.parameters), name
@@ -453,3 +453,19 @@ def test_functions_use_no_torch_norm_kernel(monkeypatch):
     NF.rms_norm(x, [3])
     with pytest.raises(AssertionError):  # the patch is live: torch's own kernels are blocked
         F.layer_norm(x, [3])
+
+
+def test_core_pieces_compose_every_norm():
+    """moments -> standardize -> affine is the whole recipe: it rebuilds LayerNorm exactly."""
+    x = torch.randn(4, 6, 8)
+    w, b = torch.randn(8), torch.randn(8)
+    mean, var = NF.moments(x, [2])
+    assert mean.shape == var.shape == (4, 6, 1)
+    torch.testing.assert_close(var, x.var(dim=2, unbiased=False, keepdim=True))
+    y = NF.affine(NF.standardize(x, mean, var, 1e-5), w, b)
+    assert torch.equal(y, NF.layer_norm(x, [8], w, b))
+    running = torch.ones(3)
+    NF.update_running(running, torch.full((3,), 3.0), momentum=0.25)
+    torch.testing.assert_close(running, torch.full((3,), 1.5))
+    NF.update_running(None, torch.ones(3), 0.1)  # no running tensor: nothing to do
+    assert NF.upcast(torch.ones(2, dtype=torch.bfloat16)).dtype == torch.float32
