@@ -5,7 +5,9 @@
 - :mod:`normhelpers.modules`: ``nn.Module`` versions, interchangeable with ``torch.nn``'s.
 - :mod:`normhelpers.axes`: which dims each norm averages over, for each layout.
 - :mod:`normhelpers.data`: seeded example tensors ``x_2d``, ``x_cv``, ``x_nlp``; the digits.
-- :func:`compare`: one line with the largest difference and a verdict.
+- :func:`compare`: one line with a verdict that reads the same on every CPU.
+- :func:`claim`, :func:`spread`: claim checks over several seeds, and their spread.
+- :func:`setup_notebook`: the one preamble of every chapter.
 - :mod:`normhelpers.plotting`, :mod:`normhelpers.exercises`: figures and self-checks.
 - :mod:`normhelpers.training`, :mod:`normhelpers.backward`, :mod:`normhelpers.numerics`:
   the experiments' training loop, hand-written backward passes, variance algorithms.
@@ -15,7 +17,8 @@
 
 from normhelpers import backward, exercises, folding, functional, numerics, plotting
 from normhelpers.axes import LAYOUTS, NORMS, normalize, reduce_dims, stat_shape
-from normhelpers.compare import CompareResult, compare
+from normhelpers.claims import Claim, Spread, claim, clearly_greater, spread
+from normhelpers.compare import CompareResult, compare, compare_all
 from normhelpers.data import load_digits_tensors, make_2d, make_cv, make_nlp
 from normhelpers.modules import (
     BatchNorm1d,
@@ -28,11 +31,13 @@ from normhelpers.modules import (
     LayerNorm,
     RMSNorm,
 )
+from normhelpers.notebook import setup_notebook
 
 __all__ = [
     "backward", "exercises", "folding", "functional", "numerics", "plotting",
     "LAYOUTS", "NORMS", "normalize", "reduce_dims", "stat_shape",
-    "CompareResult", "compare",
+    "CompareResult", "compare", "compare_all",
+    "Claim", "Spread", "claim", "clearly_greater", "spread", "setup_notebook",
     "load_digits_tensors", "make_2d", "make_cv", "make_nlp",
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d",
     "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
