@@ -128,7 +128,7 @@ def _eps_inside(x: torch.Tensor) -> torch.Tensor:
 
 def test_reference_tells_a_formula_error_from_round_off(capsys):
     """eps outside the root hides inside float32's atol, but not against a float64 reference."""
-    x = 10 * torch.randn(256, 16, generator=torch.Generator().manual_seed(0))
+    x = 5 * torch.randn(16, 16, generator=torch.Generator().manual_seed(0))
     ours_wrong, ours_right = _eps_outside(x), _eps_inside(x)
     theirs = F.batch_norm(x, None, None, training=True)
     reference = F.batch_norm(x.double(), None, None, training=True)
