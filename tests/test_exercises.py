@@ -11,6 +11,7 @@ import torch
 
 import normhelpers.functional as NF
 from normhelpers import exercises as E
+from normhelpers.exercises import checkers as C
 
 # ------------------------------------------------------------------ a learner's building blocks
 
@@ -29,7 +30,13 @@ def norm(x, dims, eps, var="biased", eps_at="inside", center=True):
 
 
 def per_channel(v, x):
-    return v.view(1, -1, *([1] * (x.dim() - 2)))
+    return None if v is None else v.view(1, -1, *([1] * (x.dim() - 2)))
+
+
+def scale_shift(y, w, b):
+    """y * w + b, skipping a None (the exercises of LayerNorm and GroupNorm allow None)."""
+    y = y if w is None else y * w
+    return y if b is None else y + b
 
 
 def not_channel(x):
@@ -60,9 +67,9 @@ def bn(x, w, b, eps, dims=None, affine="after", **knobs):
     dims = not_channel(x) if dims is None else dims(x)
     W, B = per_channel(w, x), per_channel(b, x)
     if affine == "before":
-        return norm(x * W + B, dims, eps, **knobs)
+        return norm(scale_shift(x, W, B), dims, eps, **knobs)
     y = norm(x, dims, eps, **knobs)
-    return y if affine == "none" else y * W + B
+    return y if affine == "none" else scale_shift(y, W, B)
 
 
 BN_WRONG = {
@@ -108,9 +115,9 @@ RS_WRONG = {
 def ln(x, ns, w, b, eps, dims=None, affine="after", **knobs):
     dims = list(range(-len(ns), 0)) if dims is None else dims
     if affine == "before":
-        return norm(x * w + b, dims, eps, **knobs)
+        return norm(scale_shift(x, w, b), dims, eps, **knobs)
     y = norm(x, dims, eps, **knobs)
-    return y if affine == "none" else y * w + b
+    return y if affine == "none" else scale_shift(y, w, b)
 
 
 LN_WRONG = {
@@ -145,7 +152,7 @@ IN_WRONG = {
 def gn(x, g, w, b, eps, split="ok", groups=None, affine="after", **knobs):
     n, c, rest = x.shape[0], x.shape[1], x.shape[2:]
     g = {None: g, "size": c // g, "one": 1, "each": c}[groups]
-    src = x * per_channel(w, x) + per_channel(b, x) if affine == "before" else x
+    src = scale_shift(x, per_channel(w, x), per_channel(b, x)) if affine == "before" else x
     if split == "interleaved":
         y = norm(src.view(n, c // g, g, *rest), [1] + list(range(3, x.dim() + 1)), eps, **knobs)
     elif split == "no_positions":
@@ -153,7 +160,9 @@ def gn(x, g, w, b, eps, split="ok", groups=None, affine="after", **knobs):
     else:
         y = norm(src.view(n, g, c // g, *rest), list(range(2, x.dim() + 1)), eps, **knobs)
     y = y.view(x.shape)
-    return y if affine in ("none", "before") else y * per_channel(w, x) + per_channel(b, x)
+    if affine in ("none", "before"):
+        return y
+    return scale_shift(y, per_channel(w, x), per_channel(b, x))
 
 
 GN_WRONG = {
@@ -212,6 +221,34 @@ CHECKERS = {
 CASES = [(key, name) for key, (_, wrong, _) in CHECKERS.items() for name in wrong]
 
 
+def calls_of(key):
+    """The arguments a checker calls a function with, recorded by a correct function."""
+    check, _, correct = CHECKERS[key]
+    seen = []
+
+    def recording(*args):
+        seen.append(args)
+        return correct(*args)
+
+    assert check(recording)
+    return seen
+
+
+def signature(args):
+    """What tells one case from another: shapes, Nones and plain values of the arguments."""
+    return tuple(tuple(a.shape) if isinstance(a, torch.Tensor) else a for a in args)
+
+
+def wrong_on(correct, sig):
+    """Correct everywhere except on the input with signature ``sig``: there it is off by 0.5."""
+    def fn(*args):
+        out = correct(*args)
+        if signature(args) != sig:
+            return out
+        return tuple(o + 0.5 for o in out) if isinstance(out, tuple) else out + 0.5
+    return fn
+
+
 @pytest.mark.parametrize("key", list(CHECKERS))
 def test_correct_implementation_passes(key, capsys):
     check, _, correct = CHECKERS[key]
@@ -236,28 +273,112 @@ def test_each_mistake_fails_and_is_named(key, name, capsys):
         assert code not in out, code
 
 
-def test_every_diagnosed_mistake_is_tested(monkeypatch):
+@pytest.mark.parametrize("key", list(CHECKERS))
+def test_every_case_is_compared(key, capsys):
+    # a function wrong on one input only fails, whichever input it is
+    _, _, correct = CHECKERS[key]
+    calls = calls_of(key)
+    sigs = [signature(a) for a in calls]
+    assert len(set(sigs)) == len(sigs), "two cases look the same"
+    capsys.readouterr()
+    for sig in sigs:
+        result = CHECKERS[key][0](wrong_on(correct, sig))
+        out = " ".join(capsys.readouterr().out.split())
+        assert not result, sig
+        assert f"on 1 of {len(sigs)} inputs" in out
+
+
+def test_the_cases_cover_what_the_exercises_promise(capsys):
+    def dims(key):
+        return {a[0].dim() if key != "running" else a[2].dim() for a in calls_of(key)}
+
+    assert dims("batch") == {2, 3, 4}  # (N, C), (N, C, L), (N, C, H, W)
+    assert dims("running") == {2, 3, 4}
+    assert dims("rms") == {2, 3, 4}
+    assert dims("instance") == {3, 4, 5}  # any number of spatial dims
+    assert dims("group") == {2, 3, 4, 5}  # any number of trailing dims
+    ln = calls_of("layer")
+    assert any(len(ns) > 1 for _, ns, _, _, _ in ln)  # several normalized dims
+    for key, calls in [("layer", ln), ("group", calls_of("group"))]:  # "may be None"
+        nones = {(a[2] is None, a[3] is None) for a in calls}
+        assert nones == {(False, False), (True, False), (False, True), (True, True)}, key
+    for key in CHECKERS:  # a tiny and a large eps
+        eps = {a[-1] for a in calls_of(key)}
+        assert min(eps) <= 1e-5 < 0.5 <= max(eps) or key == "running", key
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("key", ["layer", "group"])
+def test_a_solution_that_cannot_take_none_fails_kindly(key, capsys):
+    _, _, correct = CHECKERS[key]
+
+    def needs_weight(*args):
+        *rest, w, b, eps = args
+        return correct(*rest, w + 0 * w, b - 0 * b, eps)  # None + 0 raises TypeError
+
+    result = CHECKERS[key][0](needs_weight)
+    out = " ".join(capsys.readouterr().out.split())
+    assert not result and result.mistake is None
+    assert "weight=None your function raised TypeError: unsupported operand" in out
+    assert "skip the scaling when weight is None" in out
+    assert "Traceback" not in out
+
+
+def test_every_diagnosed_mistake_is_tested():
     # the names each checker can diagnose == the wrong implementations tested above
-    seen = {}
-
-    def spy(title, reference, fn, cases, expected_fn, mistakes, **kw):
-        seen[title] = {m.name for m in mistakes}
-        return E.CheckResult(title, True, "")
-
-    monkeypatch.setattr(E, "_run_check", spy)
     for key, (check, wrong, _) in CHECKERS.items():
-        check(None)
-        assert seen[check.__name__] == set(wrong), key
+        checker = C.CHECKERS[check.__name__]()
+        assert {m.name for m in checker.mistakes} == set(wrong), key
 
 
-def test_unknown_mistake_gets_the_recipe(capsys):
-    result = E.check_layer_norm(lambda x, ns, w, b, eps: NF.layer_norm(x, ns, w, b, eps) + 0.01)
+def test_each_mistake_changes_the_reference_recipe():
+    # a declarative catalogue: the correct recipe with a field or two changed, never the same
+    for make in C.CHECKERS.values():
+        checker = make()
+        for m in checker.mistakes:
+            assert 1 <= len(m.changes) <= 2, m.name
+            assert m.recipe(checker.recipe) != checker.recipe, m.name
+
+
+@pytest.mark.parametrize("key", list(CHECKERS))
+def test_the_reference_recipe_is_torch(key):
+    checker = C.CHECKERS[CHECKERS[key][0].__name__]()
+    for case in checker.cases:
+        want = checker.expected(*case.args)
+        got = checker.compute(checker.recipe, *case.args)
+        for g, w in zip(*(((t,) if isinstance(t, torch.Tensor) else t) for t in (got, want)),
+                        strict=True):
+            torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-5)
+
+
+def blank(*args):
+    ...
+
+
+def not_written(*args):
+    raise NotImplementedError("write me")
+
+
+def broken(*args):
+    raise ValueError("my own message")
+
+
+@pytest.mark.parametrize("key", list(CHECKERS))
+@pytest.mark.parametrize("fn,says", [
+    (blank, "your function returned None: is its body still `...` or `pass`"),
+    (not_written, "your function raised NotImplementedError (write me): it is not written yet"),
+    (broken, "your function raised ValueError: my own message."),
+    (lambda *args: ..., "your function returned Ellipsis"),
+    (lambda *args: 3.0, "your function returned an object of type float"),
+])
+def test_an_unfinished_answer_gets_one_kind_paragraph(key, fn, says, capsys):
+    result = CHECKERS[key][0](fn)
     out = capsys.readouterr().out
     assert not result and result.mistake is None
-    out = " ".join(out.split())
-    assert "not one of the classic mistakes" in out and "max |diff| ≈ 0.01" in out
-    for code in FORBIDDEN:
-        assert code not in out, code
+    assert out.startswith("✗") and "Traceback" not in out and "\n\n" not in out.strip()
+    flat = " ".join(out.split())
+    assert says in flat
+    assert "for x of shape (" in flat and "It should return" in flat or fn is broken
 
 
 def test_exception_is_reported_kindly(capsys):
@@ -266,20 +387,35 @@ def test_exception_is_reported_kindly(capsys):
         return (x - m) / (v + eps).sqrt() * w + b
 
     result = E.check_batch_norm(only_2d)
-    out = capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())
     assert not result
-    assert "raised an error for x of shape (4, 3, 5, 5), eps=0.1" in out
-    assert "RuntimeError: The size of tensor a" in out
+    assert "for x of shape (4, 3, 5, 5), eps=0.1 your function raised RuntimeError: " in out
+    assert "The size of tensor a" in out and "look at how your tensors broadcast" in out
 
 
 def test_wrong_return_type_and_shape(capsys):
     assert not E.check_rms_norm(lambda x, w, eps: x.numpy())
-    assert "expected a tensor, got ndarray" in " ".join(capsys.readouterr().out.split())
+    assert "object of type ndarray" in " ".join(capsys.readouterr().out.split())
     assert not E.check_running_stats(lambda rm, rv, x, m: rm)
-    assert "expected a tuple of 2 tensors" in " ".join(capsys.readouterr().out.split())
+    out = " ".join(capsys.readouterr().out.split())
+    assert "It should return a tuple (new_mean, new_var): new_mean of shape (3,)" in out
+    assert not E.check_running_stats(lambda rm, rv, x, m: (rm, rv[:1]))
+    assert "returned new_var of shape (1,)" in " ".join(capsys.readouterr().out.split())
     assert not E.check_instance_norm(lambda x, eps: x.mean(-1))
     out = " ".join(capsys.readouterr().out.split())
-    assert "should have shape (2, 3, 5, 5), yours has (2, 3, 5)" in out
+    assert "returned a tensor of shape (2, 3, 5). It should return a tensor of shape " \
+           "(2, 3, 5, 5)." in out
+
+
+def test_unknown_mistake_gets_the_recipe_and_no_round_off_size(capsys):
+    result = E.check_layer_norm(lambda x, ns, w, b, eps: NF.layer_norm(x, ns, w, b, eps) + 0.01)
+    out = " ".join(capsys.readouterr().out.split())
+    assert not result and result.mistake is None
+    assert "not one of the classic mistakes" in out and "mean and biased variance" in out
+    assert "the values differ, the first one at index (0, 0)" in out
+    assert "0.01" not in out and "|diff|" not in out and "≈" not in out
+    for code in FORBIDDEN:
+        assert code not in out, code
 
 
 def test_nan_output_is_reported(capsys):
