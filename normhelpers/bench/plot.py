@@ -1,0 +1,52 @@
+"""The benchmark's figure: time / clone time, one group of bars per op, one bar per impl."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from normhelpers.bench.cases import IMPLS, OPS
+from normhelpers.bench.report import Row
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["IMPL_COLORS", "plot_ratios"]
+
+IMPL_COLORS: dict[str, str] = {  # Okabe and Ito's colour-blind-safe palette
+    "torch": "#0072B2", "scratch": "#E69F00", "scratch+compile": "#D55E00",
+    "onepass": "#56B4E9", "onepass+compile": "#009E73",
+}
+
+
+def plot_ratios(rows: Sequence[Row], ax: Axes | None = None, title: str = "") -> Axes:
+    """Bar chart of time / clone time: one group of bars per op (``affine`` first, when the
+    rows have it: the floor of a computing kernel), one bar per impl.
+
+    Dashed line at 1.0 (x read once: the limit of LN and RMSNorm), dotted line at 1.5 (a second
+    read for the statistics: the limit of BN, IN and GN). Returns the matplotlib Axes.
+    """
+    import matplotlib.pyplot as plt  # only the plot needs matplotlib
+
+    # groups of bars: (label, op, shape); affine has one group per input shape (CV, NLP)
+    groups = [(f"affine\n{r.shape}", "affine", r.shape) for r in rows if r.op == "affine"]
+    groups += [(op.replace("_", " "), op, None) for op in OPS if any(r.op == op for r in rows)]
+    impls = [i for i in IMPLS if any(r.impl == i and r.op in {g[1] for g in groups} for r in rows)]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 3.6), layout="constrained")
+    width = 0.8 / len(impls)
+    labelled: set[str] = set()
+    for j, (_, op, shape) in enumerate(groups):  # the bars of a group are centred on its tick
+        bars = [(impl, r.ratio_to_clone) for impl in impls for r in rows
+                if r.op == op and r.impl == impl and shape in (None, r.shape)]
+        for k, (impl, ratio) in enumerate(bars):
+            ax.bar(j + (k - (len(bars) - 1) / 2) * width, ratio, width, color=IMPL_COLORS[impl],
+                   label=None if impl in labelled else impl)
+            labelled.add(impl)
+    ax.axhline(1.0, color="black", lw=1, ls="--", label="limit 1.0: x read once")
+    ax.axhline(1.5, color="black", lw=1, ls=":", label="limit 1.5: x read twice")
+    ax.set_xticks(range(len(groups)), [label for label, _, _ in groups], fontsize=8)
+    ax.set_ylabel("time / clone time")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax

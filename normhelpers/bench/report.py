@@ -1,0 +1,101 @@
+"""What a benchmark run reports: one :class:`Row` per case, as a text table or a CSV file.
+
+Every row carries the metadata needed to read it later: the device, the thread count, the torch
+version, the date, the dtype and the shape.
+"""
+
+from __future__ import annotations
+
+import csv
+import platform
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+
+from normhelpers.bench.cases import LIMITS
+
+__all__ = ["Row", "Report", "CSV_COLUMNS", "device_name", "format_table", "write_csv",
+           "read_csv"]
+
+
+@dataclass
+class Row:
+    """One timed case: the columns of the CSV file. Times are per call, over the rounds."""
+
+    device: str
+    threads: int  # torch's intra-op threads during the timing
+    torch: str
+    date: str
+    dtype: str
+    shape: str  # e.g. "64x256x32x32"
+    op: str
+    impl: str
+    median_ms: float
+    iqr_ms: float  # interquartile range of the rounds: the spread of median_ms
+    ratio_to_clone: float  # median / median of clone on the same shape in the same run
+    gb_per_s: float  # counting one read and one write of x, as for clone
+    max_abs_diff: float  # against the float64 reference, checked before timing
+
+
+CSV_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Row))
+
+
+@dataclass
+class Report:
+    """What :func:`normhelpers.bench.run` measured, and why compiled rows are missing when
+    they are."""
+
+    rows: list[Row] = field(default_factory=list)
+    compile_note: str | None = None  # None when torch.compile worked or was not asked for
+
+
+def device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU's model name (from /proc/cpuinfo where there is one)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return model
+
+
+def format_table(report: Report) -> str:
+    """The report as a text table: one line per case, median and spread, ratio to clone, GB/s."""
+    first = report.rows[0]
+    lines = [f"{first.device} | {first.threads} threads | torch {first.torch} | {first.dtype} | "
+             f"{first.date}",
+             f"{'op':<14} {'impl':<16} {'shape':<15} {'median ms':>9} {'IQR ms':>7} "
+             f"{'x clone':>8} {'limit':>6} {'GB/s':>7}"]
+    for r in report.rows:
+        limit = f"{LIMITS[r.op]:.1f}" if r.op in LIMITS else "-"
+        lines.append(f"{r.op:<14} {r.impl:<16} {r.shape:<15} {r.median_ms:>9.3f} "
+                     f"{r.iqr_ms:>7.3f} {r.ratio_to_clone:>8.2f} {limit:>6} {r.gb_per_s:>7.1f}")
+    lines.append("every output checked against a float64 reference: all agree")
+    if report.compile_note:
+        lines.append(report.compile_note)
+    return "\n".join(lines)
+
+
+def write_csv(rows: Sequence[Row], path: str | Path) -> None:
+    """Write the rows with the columns of :data:`CSV_COLUMNS` (one header line)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v)
+                             for k, v in asdict(row).items()})
+
+
+def read_csv(path: str | Path) -> list[Row]:
+    """Rows written by :func:`write_csv`."""
+    convert = {"float": float, "int": int}  # the annotations are strings (postponed)
+    types = {f.name: convert.get(str(f.type), str) for f in fields(Row)}
+    with open(path, newline="", encoding="utf-8") as f:
+        return [Row(**{k: types[k](v) for k, v in rec.items()}) for rec in csv.DictReader(f)]

@@ -1,0 +1,70 @@
+"""Tests of normhelpers.bench.report, .plot and .cli: the table, the CSV file (with its metadata
+columns), the figure and the command line."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+
+import matplotlib
+import pytest
+import torch
+
+from normhelpers import bench
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(scope="module")
+def tiny_report() -> bench.Report:
+    return bench.run("cpu", "float32", "tiny", repeats=2, compile=False, min_call_s=0.0)
+
+
+def test_table_has_a_header_with_the_metadata_and_one_line_per_row(
+        tiny_report: bench.Report) -> None:
+    lines = bench.format_table(tiny_report).splitlines()
+    first = tiny_report.rows[0]
+    assert lines[0] == (f"{first.device} | {first.threads} threads | torch {torch.__version__} "
+                        f"| float32 | {first.date}")
+    assert lines[1].split() == ["op", "impl", "shape", "median", "ms", "IQR", "ms", "x", "clone",
+                                "limit", "GB/s"]
+    assert len(lines) == 2 + len(tiny_report.rows) + 2  # all agree; compile not asked for
+    assert lines[2].split()[:2] == ["clone", "torch"] and lines[2].split()[5] == "1.00"
+
+
+def test_csv_has_the_columns_and_reads_back(tiny_report: bench.Report, tmp_path) -> None:
+    path = tmp_path / "bench.csv"
+    bench.write_csv(tiny_report.rows, path)
+    with open(path, newline="") as f:
+        header = next(csv.reader(f))
+    assert tuple(header) == bench.CSV_COLUMNS
+    assert {"device", "threads", "torch", "date", "dtype", "shape", "iqr_ms"} <= set(header)
+    rows = bench.read_csv(path)
+    assert [(r.op, r.impl) for r in rows] == [(r.op, r.impl) for r in tiny_report.rows]
+    assert all(isinstance(r.ratio_to_clone, float) and r.ratio_to_clone > 0 for r in rows)
+    assert all(r.threads == tiny_report.rows[0].threads for r in rows)  # an int again
+
+
+def test_command_line_prints_the_table_and_writes_csv(tmp_path, capsys) -> None:
+    path = tmp_path / "out.csv"
+    status = bench.main(["--size", "tiny", "--repeats", "1", "--no-compile", "--csv", str(path)])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "x clone" in out and "batch_norm" in out and "all agree" in out
+    assert len(bench.read_csv(path)) == 18  # 2 x (clone, copy_, affine) + 5 x 2 + 2 onepass
+
+
+def test_python_dash_m_runs_the_command_line() -> None:
+    done = subprocess.run([sys.executable, "-m", "normhelpers.bench", "--size", "tiny",
+                           "--repeats", "1", "--no-compile", "--threads", "1"],
+                          capture_output=True, text=True, timeout=300, check=True)
+    assert "| 1 threads |" in done.stdout and "rms_norm" in done.stdout
+
+
+def test_plot_has_one_bar_per_norm_and_affine_row(tiny_report: bench.Report) -> None:
+    ax = bench.plot_ratios(tiny_report.rows, title="tiny")
+    assert len(ax.patches) == sum(r.op in {*bench.OPS, "affine"} for r in tiny_report.rows)
+    assert [line.get_ydata()[0] for line in ax.lines] == [1.0, 1.5]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels[:2] == ["affine\n4x32x4x4", "affine\n2x8x32"] and labels[2] == "batch norm"
