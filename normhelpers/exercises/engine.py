@@ -11,6 +11,7 @@ import re
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -58,7 +59,7 @@ class Mistake:
 
     name: str
     hint: str
-    changes: Mapping[str, object]
+    changes: Mapping[str, Any]
 
     def recipe(self, reference: Recipe) -> Recipe:
         """The correct recipe with this mistake's fields changed."""
@@ -106,12 +107,24 @@ def _clone(args: tuple) -> tuple:
 
 def _as_tensors(out: object, n_outputs: int) -> tuple[Tensor, ...] | None:
     """A result as a tuple of float64 tensors; None when it is not (a tuple of) tensors."""
-    items = (out,) if n_outputs == 1 else out
-    if n_outputs > 1 and (not isinstance(out, (tuple, list)) or len(out) != n_outputs):
+    items: Sequence[object]
+    if n_outputs == 1:
+        items = (out,)
+    elif isinstance(out, (tuple, list)) and len(out) == n_outputs:
+        items = out
+    else:
         return None
     if not all(isinstance(item, Tensor) for item in items):
         return None
-    return tuple(item.detach().double() for item in items)
+    return tuple(item.detach().double() for item in items if isinstance(item, Tensor))
+
+
+def _reference(checker: Checker, case: Case) -> tuple[Tensor, ...]:
+    """torch's outputs for one case, as float64 tensors."""
+    want = _as_tensors(checker.expected(*_clone(case.args)), len(checker.outputs))
+    if want is None:
+        raise TypeError(f"{checker.title}: the reference did not return tensors")
+    return want
 
 
 def _close(a: tuple[Tensor, ...], b: tuple[Tensor, ...]) -> bool:
@@ -130,7 +143,9 @@ def _wanted(want: tuple[Tensor, ...], names: Sequence[str]) -> str:
     return f"a tuple ({', '.join(names)}): {parts}"
 
 
-def _problem(checker: Checker, fn: Callable, case: Case, want: tuple[Tensor, ...]) -> str | Tensor:
+def _problem(
+    checker: Checker, fn: Callable, case: Case, want: tuple[Tensor, ...],
+) -> str | tuple[Tensor, ...]:
     """Run ``fn`` on one case: its outputs, or a one-paragraph message saying what went wrong."""
     head = f"✗ {checker.title}: for {case.describe} your function"
     should = f"It should return {_wanted(want, checker.outputs)}."
@@ -203,9 +218,9 @@ def run_check(checker: Checker, fn: Callable) -> CheckResult:
     saying so; one whose values differ gets the first difference and, when a catalogued
     mistake reproduces its output on every case, the mistake's name and hint.
     """
-    n_out, cases = len(checker.outputs), checker.cases
-    want = [_as_tensors(checker.expected(*_clone(c.args)), n_out) for c in cases]
-    got = []
+    cases = checker.cases
+    want = [_reference(checker, c) for c in cases]
+    got: list[tuple[Tensor, ...]] = []
     for case, w in zip(cases, want, strict=True):
         outcome = _problem(checker, fn, case, w)
         if isinstance(outcome, str):
