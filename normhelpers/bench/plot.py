@@ -29,7 +29,8 @@ def plot_ratios(rows: Sequence[Row], ax: Axes | None = None, title: str = "") ->
     import matplotlib.pyplot as plt  # only the plot needs matplotlib
 
     # groups of bars: (label, op, shape); affine has one group per input shape (CV, NLP)
-    groups = [(f"affine\n{r.shape}", "affine", r.shape) for r in rows if r.op == "affine"]
+    groups: list[tuple[str, str, str | None]] = [
+        (f"affine\n{r.shape}", "affine", r.shape) for r in rows if r.op == "affine"]
     groups += [(op.replace("_", " "), op, None) for op in OPS if any(r.op == op for r in rows)]
     impls = [i for i in IMPLS if any(r.impl == i and r.op in {g[1] for g in groups} for r in rows)]
     if ax is None:

@@ -54,13 +54,13 @@ def run(
     measured = time_interleaved([c.call for c in cases], repeats, min_call_s,
                                 labels=[f"{c.op} ({c.impl})" for c in cases], num_threads=threads)
     clone_s = {c.shape: m.median for c, m in zip(cases, measured, strict=True) if c.op == "clone"}
-    meta = dict(device=device_name(dev), threads=threads, torch=torch.__version__,
-                date=datetime.date.today().isoformat(), dtype=dtype)
+    name, date = device_name(dev), datetime.date.today().isoformat()
     rows = []
     for c, m in zip(cases, measured, strict=True):
         nbytes = math.prod(c.shape) * dt.itemsize
         rows.append(Row(
-            **meta, shape="x".join(map(str, c.shape)), op=c.op, impl=c.impl,
+            device=name, threads=threads, torch=torch.__version__, date=date, dtype=dtype,
+            shape="x".join(map(str, c.shape)), op=c.op, impl=c.impl,
             median_ms=m.median * 1e3, iqr_ms=m.iqr * 1e3,
             ratio_to_clone=m.median / clone_s[c.shape],
             gb_per_s=2 * nbytes / m.median / 1e9, max_abs_diff=c.max_abs_diff))

@@ -7,7 +7,8 @@ torch's dispatcher, with its tensor arguments and outputs. A one-kernel op (torc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -23,7 +24,9 @@ class _TrafficLog(TorchDispatchMode):
         super().__init__()
         self.ops: list[tuple[str, int, int]] = []
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # torch's signature
+    def __torch_dispatch__(self, func: torch._ops.OpOverload, types: Sequence[type],
+                           args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
+                           ) -> Any:  # torch's signature: called for every aten op
         out = func(*args, **(kwargs or {}))
         if not func.is_view:  # a view moves no data
             flat_in = torch.utils._pytree.tree_leaves((args, kwargs))
