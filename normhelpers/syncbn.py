@@ -1,16 +1,19 @@
 r"""Synchronized BatchNorm on CPU: several processes normalize one batch as if it were whole.
 
 Each process (rank) holds $N_r$ samples of the batch. To normalize with the statistics of the
-whole batch, the ranks add up three things per channel with one all-reduce: the count $n_r$, the
-sum $\sum x$ and the sum of squares $\sum x^2$. Then every rank knows the global mean and
-(biased) variance and normalizes its own samples with them.
+whole batch, every rank needs the global mean and (biased) variance per channel. Each rank
+computes its own count $n_r$, mean $\mu_r$ and sum of squared deviations $M_{2,r}$ per channel,
+one message gathers these $2C + 1$ numbers of every rank on every rank, and each rank merges them
+(the parallel variance of Chan et al.) and normalizes its own samples.
 
 - :class:`AllReduceSum` / :func:`all_reduce_sum`: a differentiable all-reduce. Its backward
   all-reduces the gradient, because every rank's loss depends on every rank's sums.
+- :func:`all_gather_rows`: a differentiable all-gather, built on :func:`all_reduce_sum`.
 - :func:`sync_batch_norm`: training-mode BatchNorm with the statistics of all ranks.
-- :func:`find_free_port`, :func:`launch`: start ``world_size`` processes on 127.0.0.1 with the
-  gloo backend, run a function in each, return what each returned.
-- :func:`run_two_process_demo`: two ranks train one BatchNorm on halves of a batch.
+- :func:`launch`: start ``world_size`` processes with ``torch.multiprocessing``, join them in a
+  gloo group through a ``torch.distributed.FileStore`` in a temporary folder (no network port
+  to choose), run a function in each, return what each returned.
+- :func:`run_two_process_demo`: two ranks train one BatchNorm on parts of a batch.
 - :func:`single_process_group`: a group of one process, to see what ``nn.SyncBatchNorm`` does.
 
 Worker functions live here and not in a notebook: a process started with "spawn" must import
@@ -19,30 +22,29 @@ the function it runs, and a function defined in a notebook cell cannot be import
 
 from __future__ import annotations
 
-import errno
-import multiprocessing
 import os
 import socket
 import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
+import torch.multiprocessing as mp
 from torch import Tensor
 
+from normhelpers.functional import affine, moments, standardize, upcast, update_running
+
 __all__ = [
-    "AllReduceSum", "all_reduce_sum", "sync_batch_norm",
-    "find_free_port", "launch", "single_process_group", "TwoProcessResult", "bn_worker",
-    "run_two_process_demo",
+    "AllReduceSum", "all_reduce_sum", "all_gather_rows", "sync_batch_norm",
+    "launch", "single_process_group", "TwoProcessResult", "bn_worker", "run_two_process_demo",
 ]
 
 
@@ -72,6 +74,20 @@ def all_reduce_sum(tensor: Tensor, group: Any = None) -> Tensor:
     return AllReduceSum.apply(tensor, group)
 
 
+def all_gather_rows(row: Tensor, group: Any = None) -> Tensor:
+    """Differentiable all-gather: ``row`` (K,) of every rank -> (P, K), row r from rank r.
+
+    Each rank writes its row into a table of zeros and the tables are summed with
+    :func:`all_reduce_sum`, whose backward sends every rank the gradient of its own row.
+    (torch's differentiable ``torch.distributed.nn.all_gather`` is deprecated, and its
+    successor is private.) P (K,) numbers travel, as with a plain all-gather.
+    """
+    world, rank = dist.get_world_size(group), dist.get_rank(group)
+    zeros = torch.zeros_like(row)
+    table = torch.stack([row if r == rank else zeros for r in range(world)])  # (P, K)
+    return all_reduce_sum(table, group)
+
+
 def sync_batch_norm(
     x: Tensor,
     weight: Tensor | None,
@@ -82,38 +98,36 @@ def sync_batch_norm(
     eps: float = 1e-5,
     group: Any = None,
 ) -> Tensor:
-    """Training-mode BatchNorm of this rank's part ``x`` with the statistics of all ranks.
+    r"""Training-mode BatchNorm of this rank's part ``x`` with the statistics of all ranks.
 
     x: (N_r, C, *) on this rank (N_r may differ between ranks). weight, bias: (C,) or None.
     running_mean, running_var: (C,) buffers updated in place (same on every rank), or None.
     Returns (N_r, C, *). Must be called by every rank of ``group`` (it communicates).
+
+    Each rank sends its count $n_r$, mean $\mu_r$ and $M_{2,r} = n_r \sigma_r^2$ per channel;
+    every rank merges them: $\mu = \sum_r n_r \mu_r / n$ and
+    $\sigma^2 = \big(\sum_r M_{2,r} + \sum_r n_r (\mu_r - \mu)^2\big) / n$. Why not add
+    $\sum x$ and $\sum x^2$ and take $\sum x^2 / n - \mu^2$, one all-reduce of the same size:
+    that difference cancels when the mean is large against the spread (mean 1e4 and std 0.1
+    in float32 give a negative variance, and NaN). Here every term is a squared deviation,
+    never negative; ``nn.SyncBatchNorm`` also gathers and merges per-rank statistics.
     """
     c = x.shape[1]
     dims = [0, *range(2, x.dim())]  # every dim except the channel dim
-    count = torch.full((1,), x.numel() // c, dtype=x.dtype, device=x.device)
-    local = torch.cat([x.sum(dim=dims), (x * x).sum(dim=dims), count])  # (2C + 1,)
-    total = all_reduce_sum(local, group)  # one message: sums of every rank
-    n = total[2 * c]
-    mean = total[:c] / n
-    var = total[c:2 * c] / n - mean * mean  # biased variance of the whole batch
     shape = [1, c] + [1] * (x.dim() - 2)
-    y = (x - mean.reshape(shape)) * torch.rsqrt(var + eps).reshape(shape)
-    if weight is not None:
-        y = y * weight.reshape(shape)
-    if bias is not None:
-        y = y + bias.reshape(shape)
-    if running_mean is not None and running_var is not None:
-        with torch.no_grad():  # the global n enters the unbiased correction
-            running_mean.mul_(1 - momentum).add_(momentum * mean)
-            running_var.mul_(1 - momentum).add_(momentum * var * n / (n - 1))
-    return y
-
-
-def find_free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port on ``host`` that is free right now (the OS picks it when we bind port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    h = upcast(x)
+    n_r = h.numel() // c
+    mean_r, var_r = moments(h, dims)  # this rank's own statistics, (1, C, 1, ...) each
+    row = torch.cat([mean_r.new_tensor([n_r]), mean_r.reshape(c), var_r.reshape(c) * n_r])
+    table = all_gather_rows(row, group)  # (P, 2C + 1): n_r, mean_r, M2_r; one message
+    counts, means, m2s = table[:, :1], table[:, 1:c + 1], table[:, c + 1:]
+    n = counts.sum()
+    mean = (counts * means).sum(dim=0) / n  # (C,)
+    var = (m2s.sum(dim=0) + (counts * (means - mean) ** 2).sum(dim=0)) / n  # biased, (C,)
+    update_running(running_mean, mean.detach(), momentum)
+    update_running(running_var, var.detach() * n / (n - 1), momentum)  # the global n
+    y = standardize(h, mean.reshape(shape), var.reshape(shape), eps)
+    return affine(y, weight, bias, shape).to(x.dtype)
 
 
 def _loopback_interface() -> str | None:
@@ -123,7 +137,7 @@ def _loopback_interface() -> str | None:
 
 
 @contextmanager
-def _quiet_environment():
+def _quiet_environment() -> Iterator[None]:
     """Environment for the workers: gloo on the loopback interface, torch's C++ log quiet."""
     update = {"TORCH_CPP_LOG_LEVEL": "ERROR"}
     if (interface := _loopback_interface()) is not None:
@@ -141,7 +155,7 @@ def _quiet_environment():
 
 
 @contextmanager
-def single_process_group():
+def single_process_group() -> Iterator[None]:
     """A gloo process group of this process alone (world size 1, an in-memory store, no port),
     destroyed on exit: enough for code that checks ``torch.distributed.is_initialized()``."""
     with _quiet_environment():
@@ -152,61 +166,24 @@ def single_process_group():
         dist.destroy_process_group()
 
 
-def _entry(
-    rank: int, world_size: int, port: int, fn: Callable[..., Any], args: tuple,
-    result_dir: str, timeout: float,
-) -> None:
-    """Body of each process: join the gloo group, run ``fn(rank, world_size, *args)``, save
-    its return value to ``result_dir/rank<r>.pt`` (or the traceback to ``rank<r>.err``)."""
+def _worker(rank: int, world_size: int, fn: Callable[..., Any], args: tuple, folder: str,
+            timeout: float) -> None:
+    """Body of process ``rank``: join the gloo group through the FileStore in ``folder``, run
+    ``fn(rank, world_size, *args)`` and save what it returns to ``folder/rank<r>.pt`` (or its
+    traceback to ``rank<r>.err``: the partner of a failed rank fails too, and the parent shows
+    both)."""
     torch.set_num_threads(1)  # a forked child must not reuse the parent's thread pool
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    store = dist.FileStore(str(Path(folder) / "store"), world_size)
+    dist.init_process_group("gloo", store=store, rank=rank, world_size=world_size,
+                            timeout=timedelta(seconds=timeout))
     try:
-        dist.init_process_group("gloo", rank=rank, world_size=world_size,
-                                timeout=timedelta(seconds=timeout))
-        try:
-            result = fn(rank, world_size, *args)
-        finally:
-            dist.destroy_process_group()
-        torch.save(result, Path(result_dir) / f"rank{rank}.pt")
+        result = fn(rank, world_size, *args)
     except Exception:
-        (Path(result_dir) / f"rank{rank}.err").write_text(traceback.format_exc())
-        sys.exit(1)  # exit code 1 without printing a traceback to stderr
-
-
-def _stop(processes: Sequence[multiprocessing.process.BaseProcess]) -> None:
-    """Terminate (then kill) every process still alive, and reap all of them."""
-    for p in processes:
-        if p.is_alive():
-            p.terminate()
-    for p in processes:
-        p.join(timeout=5)
-        if p.is_alive():
-            p.kill()
-            p.join()
-
-
-def _wait_all(processes: Sequence[multiprocessing.process.BaseProcess], timeout: float) -> bool:
-    """Wait until every process exited with code 0 (True), or one failed (False: the others
-    are stopped). Stops all and raises TimeoutError after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    pending = list(processes)
-    while pending:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            _stop(processes)
-            raise TimeoutError(f"the {len(processes)} processes did not finish in {timeout} s")
-        wait([p.sentinel for p in pending], timeout=remaining)
-        for p in [p for p in pending if p.exitcode is not None]:
-            pending.remove(p)
-            if p.exitcode != 0:
-                _stop(processes)
-                return False
-    return True
-
-
-def _default_start_method() -> str:
-    """"fork" on Linux (fast: no new interpreter); "spawn" elsewhere (fork is unsafe on macOS)."""
-    return "fork" if sys.platform.startswith("linux") else "spawn"
+        (Path(folder) / f"rank{rank}.err").write_text(traceback.format_exc())
+        raise
+    finally:
+        dist.destroy_process_group()
+    torch.save(result, Path(folder) / f"rank{rank}.pt")
 
 
 def launch(
@@ -215,37 +192,32 @@ def launch(
     world_size: int = 2,
     timeout: float = 60.0,
     start_method: str | None = None,
-    port: int | None = None,
-    tries: int = 3,
 ) -> list[Any]:
-    """Run ``fn(rank, world_size, *args)`` in ``world_size`` processes joined in a gloo group on
-    127.0.0.1; return the list of their return values (tensors, numbers, lists, dicts).
+    """Run ``fn(rank, world_size, *args)`` in ``world_size`` processes joined in a gloo group;
+    return the list of their return values (tensors, numbers, lists, dicts), rank 0 first.
 
-    fn must be importable (defined in a module) for start_method "spawn". If a process fails,
-    the others are terminated and RuntimeError carries its traceback; if the port was taken
-    (EADDRINUSE), the launch is retried on a fresh port, up to ``tries`` attempts in all.
-    ``port``: the port of the first attempt (default: a free one).
+    ``torch.multiprocessing.start_processes`` starts the processes ("fork" on Linux, fast;
+    "spawn" elsewhere, where fork is unsafe: fn must then be importable). If a process fails,
+    it stops the others, and RuntimeError carries the traceback of every rank that raised.
+    After ``timeout`` seconds all are killed and TimeoutError is raised.
     """
-    context = multiprocessing.get_context(start_method or _default_start_method())
-    for attempt in range(tries):
-        master_port = port if (attempt == 0 and port is not None) else find_free_port()
-        with tempfile.TemporaryDirectory() as result_dir, _quiet_environment():
-            processes = [
-                context.Process(target=_entry, daemon=True,
-                                args=(rank, world_size, master_port, fn, args, result_dir, timeout))
-                for rank in range(world_size)
-            ]
-            for p in processes:
-                p.start()
-            if _wait_all(processes, timeout):
-                return [torch.load(Path(result_dir) / f"rank{rank}.pt")
-                        for rank in range(world_size)]
-            errors = [f.read_text() for f in sorted(Path(result_dir).glob("rank*.err"))]
-        message = "\n".join(errors) or "a process died without a traceback"
-        port_taken = "EADDRINUSE" in message or os.strerror(errno.EADDRINUSE) in message
-        if not (port_taken and attempt < tries - 1):
-            raise RuntimeError(f"a worker process failed:\n{message}")
-    raise AssertionError("unreachable")
+    method = start_method or ("fork" if sys.platform.startswith("linux") else "spawn")
+    with tempfile.TemporaryDirectory() as folder, _quiet_environment():
+        context = mp.start_processes(_worker, (world_size, fn, args, folder, timeout),
+                                     nprocs=world_size, join=False, daemon=True,
+                                     start_method=method)
+        deadline = time.monotonic() + timeout
+        try:
+            while not context.join(timeout=max(0.0, deadline - time.monotonic())):
+                if time.monotonic() >= deadline:
+                    for process in context.processes:
+                        process.kill()
+                        process.join()
+                    raise TimeoutError(f"the {world_size} processes did not finish in {timeout} s")
+        except (mp.ProcessRaisedException, mp.ProcessExitedException) as error:  # others stopped
+            errors = [f.read_text() for f in sorted(Path(folder).glob("rank*.err"))] or [str(error)]
+            raise RuntimeError("a worker process failed:\n" + "\n".join(errors)) from error
+        return [torch.load(Path(folder) / f"rank{rank}.pt") for rank in range(world_size)]
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Small, seeded models and a training loop for the experiment chapters (08-10).
+"""Small, seeded models and the training loop of the experiment chapters (08-10).
 
 Everything here is sized to train on a CPU in a fraction of a second:
 
@@ -6,14 +6,16 @@ Everything here is sized to train on a CPU in a fraction of a second:
   per model (``"none"``, ``"batch"``, ``"layer"``, ``"instance"``, ``"group"``); "layer" is
   ``nn.GroupNorm(1, C)``: LayerNorm's statistics over (C, H, W), a per-channel affine.
   :func:`make_mlp`: the same for an MLP on the flattened 64 pixels, (N, D) layout.
-- :func:`make_sequences` and :class:`SequenceClassifier`: a generated task with
-  variable-length, zero-padded token sequences (N, L), for BatchNorm vs LayerNorm on text.
-- :func:`masked_batch_norm` / :class:`MaskedBatchNorm1d`: BatchNorm whose statistics skip
-  the padding positions.
+- :class:`SequenceClassifier`: a small model for zero-padded token sequences (N, L), for
+  BatchNorm vs LayerNorm on text; its masked BatchNorm lives in :mod:`normhelpers.masked`.
 - :class:`RunningStatsBatchNorm2d`: a deliberately wrong BatchNorm that normalizes with its
   running averages while training (experiment of chapter 09).
 - :func:`fit`: mini-batch SGD (:class:`MomentumSGD`, equal to ``torch.optim.SGD``), returning a
   :class:`History` (loss and accuracy per epoch); :func:`evaluate`, :func:`accuracy`.
+
+The data sets (:class:`ImageData`, :func:`make_sequences`, :func:`pad_batch`) live in
+:mod:`normhelpers.data`, the masked BatchNorm in :mod:`normhelpers.masked`; both are
+re-exported here, where the chapters import them from.
 
 Determinism: every builder calls ``torch.manual_seed(seed)`` before creating parameters,
 :func:`fit` shuffles with its own seeded ``torch.Generator``, and nothing else draws random
@@ -31,6 +33,9 @@ from typing import Protocol
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from normhelpers.data import ImageData, SequenceData, make_sequences, pad_batch
+from normhelpers.masked import MaskedBatchNorm1d, masked_batch_norm
 
 __all__ = [
     "NORM_KINDS", "norm2d", "make_cnn", "norm1d", "make_mlp",
@@ -144,136 +149,7 @@ class RunningStatsBatchNorm2d(nn.BatchNorm2d):
 
 
 # ---------------------------------------------------------------------------------------------
-# Data sets: images and padded sequences
-
-
-class Data(Protocol):
-    """What :func:`fit` needs from a data set: its size and a way to cut a batch."""
-
-    @property
-    def size(self) -> int: ...
-
-    def batch(self, idx: Tensor) -> tuple[tuple[Tensor, ...], Tensor]: ...
-
-
-@dataclass(frozen=True)
-class ImageData:
-    """Images ``x`` (N, C, H, W) and integer labels ``y`` (N,)."""
-
-    x: Tensor
-    y: Tensor
-
-    @property
-    def size(self) -> int:
-        return len(self.y)
-
-    def batch(self, idx: Tensor) -> tuple[tuple[Tensor, ...], Tensor]:
-        """Model inputs ``(x[idx],)`` and labels ``y[idx]`` for the indices ``idx`` (B,)."""
-        return (self.x[idx],), self.y[idx]
-
-
-@dataclass(frozen=True)
-class SequenceData:
-    """Token sequences ``tokens`` (N, L_max) padded with 0, ``lengths`` (N,), labels ``y`` (N,)."""
-
-    tokens: Tensor
-    lengths: Tensor
-    y: Tensor
-
-    @property
-    def size(self) -> int:
-        return len(self.y)
-
-    def batch(self, idx: Tensor) -> tuple[tuple[Tensor, ...], Tensor]:
-        """Inputs ``(tokens, mask)`` of shape (B, L_b), padded to the batch's longest sequence."""
-        return pad_batch(self.tokens[idx], self.lengths[idx]), self.y[idx]
-
-
-def pad_batch(tokens: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-    """Cut (B, L_max) tokens to the batch's longest length L_b; return tokens and mask (B, L_b).
-
-    ``mask[i, t]`` is True for the ``lengths[i]`` real tokens of sequence i, False on padding.
-    """
-    width = int(lengths.max())
-    mask = torch.arange(width).unsqueeze(0) < lengths.unsqueeze(1)
-    return tokens[:, :width], mask
-
-
-def make_sequences(n: int, min_len: int = 3, max_len: int = 20, n_groups: int = 4,
-                   tokens_per_group: int = 3, seed: int = 0) -> SequenceData:
-    """A generated sequence-classification task with variable lengths.
-
-    Vocabulary: token 0 is padding; the real tokens 1 .. G*K form G = ``n_groups`` groups of
-    K = ``tokens_per_group`` consecutive ids (group g holds tokens g*K+1 .. g*K+K). Each
-    sequence has a length drawn uniformly from ``min_len .. max_len`` and tokens drawn
-    uniformly from the real vocabulary. Its label is the group that occurs most often in it
-    (ties go to the lower group). Sequences are stored left-aligned in an (N, max_len) tensor
-    with zeros after their end.
-    """
-    g = torch.Generator().manual_seed(seed)
-    lengths = torch.randint(min_len, max_len + 1, (n,), generator=g)
-    tokens = torch.randint(1, n_groups * tokens_per_group + 1, (n, max_len), generator=g)
-    mask = torch.arange(max_len).unsqueeze(0) < lengths.unsqueeze(1)
-    tokens = tokens * mask
-    groups = (tokens - 1).div(tokens_per_group, rounding_mode="floor")
-    counts = F.one_hot(groups.clamp(min=0), n_groups) * mask.unsqueeze(-1)
-    return SequenceData(tokens, lengths, counts.sum(1).argmax(1))
-
-
-# ---------------------------------------------------------------------------------------------
-# Sequences: masked BatchNorm and a small classifier
-
-
-def masked_batch_norm(x: Tensor, mask: Tensor, running_mean: Tensor | None,
-                      running_var: Tensor | None, weight: Tensor | None, bias: Tensor | None,
-                      training: bool, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
-    """BatchNorm over the real tokens of (N, L, D) ``x``: padding never enters the statistics.
-
-    ``mask`` (N, L) is True on real tokens. In training, the mean and biased variance per
-    feature (D,) are taken over the M = mask.sum() real tokens, and the running statistics
-    are updated with the unbiased variance (M / (M - 1)), exactly as ``nn.BatchNorm1d`` on
-    the (M, D) matrix of real tokens. Padding positions of the output are set to 0.
-    """
-    m = mask.unsqueeze(-1).to(x.dtype)  # (N, L, 1)
-    if training:
-        count = m.sum()
-        if count < 2:
-            raise ValueError(f"Expected more than 1 real token when training, got {int(count)}")
-        mean = (x * m).sum(dim=(0, 1)) / count
-        var = (((x - mean) * m) ** 2).sum(dim=(0, 1)) / count
-        if running_mean is not None and running_var is not None:
-            with torch.no_grad():
-                running_mean.lerp_(mean, momentum)
-                running_var.lerp_(var * count / (count - 1), momentum)
-    else:
-        mean, var = running_mean, running_var
-    y = (x - mean) / torch.sqrt(var + eps)
-    if weight is not None:
-        y = y * weight
-    if bias is not None:
-        y = y + bias
-    return y * m
-
-
-class MaskedBatchNorm1d(nn.BatchNorm1d):
-    """``nn.BatchNorm1d(D)`` for (N, L, D) token states with a mask (N, L) of real tokens.
-
-    Same parameters and buffers as ``nn.BatchNorm1d``, same ``momentum`` convention
-    (``None``: cumulative average); ``forward(x, mask)`` calls :func:`masked_batch_norm`.
-    """
-
-    def forward(self, input: Tensor, mask: Tensor) -> Tensor:  # type: ignore[override]
-        momentum = self.momentum
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked.add_(1)
-            if momentum is None:  # cumulative average: weight 1/t for batch t
-                momentum = 1.0 / float(self.num_batches_tracked)
-        # as nn.BatchNorm1d: batch statistics in training, and in eval without running ones
-        use_batch_stats = self.training or self.running_mean is None
-        keep = not self.training or self.track_running_stats
-        return masked_batch_norm(input, mask, self.running_mean if keep else None,
-                                 self.running_var if keep else None, self.weight, self.bias,
-                                 use_batch_stats, momentum or 0.0, self.eps)
+# Sequences: a small classifier
 
 
 class SequenceClassifier(nn.Module):
@@ -324,6 +200,16 @@ def make_sequence_model(kind: str, vocab: int = 13, dim: int = 16, classes: int 
 
 # ---------------------------------------------------------------------------------------------
 # Training and evaluation
+
+
+class Data(Protocol):
+    """What :func:`fit` needs from a data set (:class:`ImageData`,
+    :class:`SequenceData`): its size and a way to cut a batch."""
+
+    @property
+    def size(self) -> int: ...
+
+    def batch(self, idx: Tensor) -> tuple[tuple[Tensor, ...], Tensor]: ...
 
 
 @dataclass

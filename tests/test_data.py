@@ -1,12 +1,19 @@
-"""normhelpers.data: seeded example tensors and the digits."""
+"""normhelpers.data: seeded example tensors, the shipped digits, padded sequences."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from fnmatch import fnmatch
+from pathlib import Path
+
 import numpy as np
 import pytest
+import tomllib
 import torch
 
 import normhelpers as nh
+from normhelpers.data import make_sequences, pad_batch
 
 MAKERS = {
     # name -> (function, default shape, feature dim, large kwargs for statistics)
@@ -101,7 +108,7 @@ def test_digits_split_is_seeded_and_disjoint(digits):
 
 
 def test_digits_equal_scikit_learns_loader() -> None:
-    """The file read directly is the data sklearn.datasets.load_digits() returns."""
+    """The shipped copy is exactly the data sklearn.datasets.load_digits() returns."""
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
@@ -110,3 +117,58 @@ def test_digits_equal_scikit_learns_loader() -> None:
     expected = torch.tensor(bunch.images / 16.0, dtype=torch.float32).unsqueeze(1)[order]
     assert torch.equal(d.x_train, expected)
     assert torch.equal(d.y_train, torch.tensor(bunch.target)[order])
+
+
+# -------------------------------------------------------------------------- sequence data
+
+
+def test_make_sequences_lengths_padding_and_labels() -> None:
+    data = make_sequences(200, min_len=3, max_len=20, seed=0)
+    assert data.tokens.shape == (200, 20)
+    assert int(data.lengths.min()) >= 3 and int(data.lengths.max()) <= 20
+    for i in range(200):
+        seq, n = data.tokens[i], int(data.lengths[i])
+        assert bool((seq[:n] >= 1).all()) and bool((seq[n:] == 0).all())
+        counts = torch.bincount((seq[:n] - 1) // 3, minlength=4)
+        assert int(data.y[i]) == int(torch.argmax(counts))  # first maximum wins ties
+    assert torch.equal(make_sequences(50, seed=5).tokens, make_sequences(50, seed=5).tokens)
+
+
+def test_pad_batch_cuts_to_longest_and_masks() -> None:
+    tokens = torch.tensor([[1, 2, 0, 0, 0], [3, 4, 5, 0, 0]])
+    cut, mask = pad_batch(tokens, torch.tensor([2, 3]))
+    assert cut.shape == (2, 3)
+    assert mask.tolist() == [[True, True, False], [True, True, True]]
+
+
+def test_shipped_digits_table_equals_scikit_learn_exactly() -> None:
+    from sklearn.datasets import load_digits
+
+    from normhelpers.data import _read_digits
+
+    bunch = load_digits()
+    table = _read_digits()
+    assert table.shape == (1797, 65)
+    assert np.array_equal(table[:, :64], bunch.data)
+    assert np.array_equal(table[:, 64], bunch.target)
+
+
+def test_loading_the_digits_imports_no_scikit_learn() -> None:
+    """The point of the shipped copy: no sklearn import (about a second) in the chapters."""
+    code = ("import sys, normhelpers as nh; d = nh.load_digits_tensors(); "
+            "assert d.x_train.shape == (1348, 1, 8, 8); print('sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_the_shipped_files_are_package_data() -> None:
+    """Every file in normhelpers/datasets matches a package-data pattern of pyproject.toml,
+    so that a non-editable install (a wheel) contains it."""
+    root = Path(__file__).resolve().parents[1]
+    config = tomllib.loads((root / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["normhelpers"]
+    shipped = sorted((root / "normhelpers" / "datasets").iterdir())
+    assert any(f.name == "digits.csv.gz" for f in shipped)
+    for f in shipped:
+        relative = f.relative_to(root / "normhelpers").as_posix()
+        assert any(fnmatch(relative, pattern) for pattern in patterns), relative

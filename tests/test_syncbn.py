@@ -1,11 +1,13 @@
-"""Synchronized BatchNorm in two CPU processes equals BatchNorm on the whole batch; the launcher
-finds free ports, retries on a taken port and never leaves processes behind."""
+"""Synchronized BatchNorm in two or three CPU processes equals BatchNorm on the whole batch, also
+on data whose mean is large against its spread; the launcher (torch.multiprocessing and a
+FileStore) returns each rank's result, reports failures and never leaves processes behind."""
 
 from __future__ import annotations
 
 import multiprocessing
 import socket
 import time
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -14,11 +16,12 @@ import torch.nn.functional as F
 
 import normhelpers as nh
 from normhelpers.syncbn import (
+    all_gather_rows,
     all_reduce_sum,
-    find_free_port,
     launch,
     run_two_process_demo,
     single_process_group,
+    sync_batch_norm,
 )
 
 
@@ -84,15 +87,19 @@ def test_all_reduce_sum_forward_and_backward() -> None:
         assert torch.equal(r["grad"], torch.tensor([3.0, 3.0]))  # 1 + 2: every rank's loss
 
 
-def test_find_free_port_avoids_a_busy_port() -> None:
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        taken = busy.getsockname()[1]
-        port = find_free_port()
-        assert port != taken
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", port))  # really free
+def _gather_worker(rank: int, world_size: int) -> dict[str, torch.Tensor]:
+    row = torch.tensor([1.0, 10.0]) * (rank + 1)
+    row.requires_grad_(True)
+    table = all_gather_rows(row)
+    (table * (rank + 1)).sum().backward()  # rank r's loss weights every row by r + 1
+    return {"table": table.detach(), "grad": row.grad}
+
+
+def test_all_gather_rows_forward_and_backward() -> None:
+    ranks = launch(_gather_worker, world_size=3)
+    for r in ranks:
+        assert torch.equal(r["table"], torch.tensor([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0]]))
+        assert torch.equal(r["grad"], torch.tensor([6.0, 6.0]))  # 1 + 2 + 3: every rank's loss
 
 
 def _rank_worker(rank: int, world_size: int) -> list[int]:
@@ -101,14 +108,15 @@ def _rank_worker(rank: int, world_size: int) -> list[int]:
     return [rank, world_size, int(seen.item())]
 
 
-def test_launch_retries_when_the_port_is_taken() -> None:
+def test_launch_returns_each_rank_result_and_needs_no_port(monkeypatch) -> None:
+    """The ranks meet in a FileStore: a busy MASTER_PORT in the environment does not matter."""
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        taken = busy.getsockname()[1]
-        with pytest.raises(RuntimeError, match="EADDRINUSE"):
-            launch(_rank_worker, port=taken, tries=1, timeout=30)
-        assert launch(_rank_worker, port=taken, tries=2, timeout=30) == [[0, 2, 1], [1, 2, 1]]
+        monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+        monkeypatch.setenv("MASTER_PORT", str(busy.getsockname()[1]))
+        assert launch(_rank_worker, timeout=30) == [[0, 2, 1], [1, 2, 1]]
+        assert launch(_rank_worker, world_size=3, timeout=30) == [[r, 3, 3] for r in range(3)]
     assert multiprocessing.active_children() == []
 
 
@@ -139,7 +147,6 @@ def test_launch_times_out_and_stops_both() -> None:
     assert multiprocessing.active_children() == []
 
 
-
 def test_single_process_group_is_set_up_and_torn_down() -> None:
     x = nh.make_cv(n=2)
     with single_process_group():
@@ -147,3 +154,91 @@ def test_single_process_group_is_set_up_and_torn_down() -> None:
         with pytest.raises(ValueError, match="expected input tensor to be on GPU"):
             torch.nn.SyncBatchNorm(3)(x)  # in this torch version: accelerators only
     assert not dist.is_initialized()
+
+
+# ------------------------------------------------------- robust statistics: a large mean
+
+
+def _far(n: int, seed: int = 0) -> torch.Tensor:
+    """(n, 3, 5, 5) float32 images with mean 1e4 and std 0.1 per channel."""
+    g = torch.Generator().manual_seed(seed)
+    return (1e4 + 0.1 * torch.randn(n, 3, 5, 5, generator=g, dtype=torch.float64)).float()
+
+
+def _ordinary(n: int, seed: int = 0) -> torch.Tensor:
+    return nh.make_cv(n=n, c=3, h=5, w=5, seed=seed)
+
+
+def _rounding_floor(batches: list[torch.Tensor]) -> float:
+    """kappa * u: the relative error float32 statistics cannot avoid, u = 2^-24 the unit
+    round-off and kappa = max |x| / min std the conditioning of the per-channel mean."""
+    x = torch.cat(batches).double()
+    kappa = x.abs().max() / x.std(dim=[0, *range(2, x.dim())]).min()
+    return float(kappa) * 2.0**-24
+
+
+def _close_enough(ours: torch.Tensor, torch32: torch.Tensor, exact: torch.Tensor,
+                  floor: float) -> bool:
+    """Error of ours against float64 at most twice torch's float32 error, or within twice the
+    rounding floor (relative to the largest value): float32 cannot do better than that."""
+    err, err_torch = ((t.double() - exact).abs().max() for t in (ours, torch32))
+    return bool(err <= max(2 * err_torch, 2 * floor * exact.abs().max()))
+
+
+def test_the_sum_of_squares_formula_fails_on_far_data() -> None:
+    """Guard: the data below really breaks the one-pass variance Σx²/n - μ² in float32."""
+    x = _far(8)
+    n = x.numel() // 3
+    mean = x.sum(dim=(0, 2, 3)) / n
+    one_pass = (x * x).sum(dim=(0, 2, 3)) / n - mean * mean
+    exact = x.double().var(dim=(0, 2, 3), unbiased=False)
+    assert ((one_pass.double() - exact).abs() > 100 * exact).all()  # off by far more than 100x
+
+
+@pytest.mark.parametrize("sizes", [None, (1, 7), (6, 2)])
+@pytest.mark.parametrize("make", [_far, _ordinary], ids=["mean 1e4 std 0.1", "ordinary"])
+def test_sync_batch_norm_equals_torch_on_the_whole_batch(
+        make: Callable[..., torch.Tensor], sizes: tuple[int, int] | None) -> None:
+    """Two ranks, even and uneven parts, against torch's BatchNorm of the whole float32 batch;
+    both are measured against BatchNorm in float64 of the same float32 numbers."""
+    batches = [make(8, seed=s) for s in range(2)]
+    g = torch.Generator().manual_seed(2)
+    grads = [torch.randn(x.shape, generator=g) for x in batches]
+    weight, bias = torch.tensor([0.5, 1.0, 2.0]), torch.tensor([0.0, -1.0, 1.0])
+    got = run_two_process_demo(batches, weight, bias, grads, sizes=sizes)
+    torch32 = _single_process(batches, weight, bias, grads)
+    exact = _single_process([x.double() for x in batches], weight.double(), bias.double(),
+                            [d.double() for d in grads])
+    floor = _rounding_floor(batches)  # 6e-3 for the far data, 7e-7 for the ordinary
+    assert torch.isfinite(got.output).all()
+    for name in ("output", "grad_input", "grad_weight", "grad_bias"):
+        assert _close_enough(getattr(got, name), torch32[name], exact[name], floor), name
+    for rank in range(2):  # unbiased variance with the global count, torch's momentum
+        torch.testing.assert_close(got.running_means[rank].double(), exact["running_mean"],
+                                   rtol=1e-6, atol=0)
+        torch.testing.assert_close(got.running_vars[rank].double(), exact["running_var"],
+                                   rtol=1e-5, atol=0)
+
+
+def _three_rank_worker(rank: int, world_size: int, x: torch.Tensor,
+                       sizes: list[int]) -> dict[str, torch.Tensor]:
+    start = sum(sizes[:rank])
+    running_mean, running_var = torch.zeros(3), torch.ones(3)
+    y = sync_batch_norm(x[start:start + sizes[rank]], None, None, running_mean, running_var,
+                        momentum=0.3)
+    return {"output": y, "running_mean": running_mean, "running_var": running_var}
+
+
+@pytest.mark.parametrize("make", [_far, _ordinary], ids=["mean 1e4 std 0.1", "ordinary"])
+def test_sync_batch_norm_three_uneven_ranks(make: Callable[..., torch.Tensor]) -> None:
+    x = make(9)
+    ranks = launch(_three_rank_worker, (x, [1, 3, 5]), world_size=3)
+    running_mean, running_var = torch.zeros(3), torch.ones(3)
+    want = F.batch_norm(x, running_mean, running_var, training=True, momentum=0.3)
+    got = torch.cat([r["output"] for r in ranks])
+    exact = F.batch_norm(x.double(), None, None, training=True)
+    assert torch.isfinite(got).all()
+    assert _close_enough(got, want, exact, _rounding_floor([x]))
+    for r in ranks:
+        torch.testing.assert_close(r["running_mean"], running_mean, rtol=1e-6, atol=0)
+        torch.testing.assert_close(r["running_var"], running_var, rtol=1e-5, atol=1e-7)

@@ -1,4 +1,4 @@
-"""Tests of normhelpers.training: models, data, masked BatchNorm, optimizer and training loop."""
+"""Tests of normhelpers.training: models, optimizer and training loop; the re-exported names."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ import torch
 from torch import nn
 
 import normhelpers as nh
+import normhelpers.data
+import normhelpers.masked
+import normhelpers.training
 from normhelpers.training import (
     NORM_KINDS,
     ImageData,
-    MaskedBatchNorm1d,
     MomentumSGD,
     RunningStatsBatchNorm2d,
     accuracy,
@@ -23,8 +25,6 @@ from normhelpers.training import (
     make_mlp,
     make_sequence_model,
     make_sequences,
-    masked_batch_norm,
-    pad_batch,
 )
 
 SEQ_KINDS = ("none", "batch", "layer", "masked_batch")
@@ -133,26 +133,7 @@ def test_running_stats_batch_norm_lets_the_gradient_reach_a_bias_before_it() -> 
     assert grads[1] > 1e-2
 
 
-# -------------------------------------------------------------------------- sequence data
-
-
-def test_make_sequences_lengths_padding_and_labels() -> None:
-    data = make_sequences(200, min_len=3, max_len=20, seed=0)
-    assert data.tokens.shape == (200, 20)
-    assert int(data.lengths.min()) >= 3 and int(data.lengths.max()) <= 20
-    for i in range(200):
-        seq, n = data.tokens[i], int(data.lengths[i])
-        assert bool((seq[:n] >= 1).all()) and bool((seq[n:] == 0).all())
-        counts = torch.bincount((seq[:n] - 1) // 3, minlength=4)
-        assert int(data.y[i]) == int(torch.argmax(counts))  # first maximum wins ties
-    assert torch.equal(make_sequences(50, seed=5).tokens, make_sequences(50, seed=5).tokens)
-
-
-def test_pad_batch_cuts_to_longest_and_masks() -> None:
-    tokens = torch.tensor([[1, 2, 0, 0, 0], [3, 4, 5, 0, 0]])
-    cut, mask = pad_batch(tokens, torch.tensor([2, 3]))
-    assert cut.shape == (2, 3)
-    assert mask.tolist() == [[True, True, False], [True, True, True]]
+# ------------------------------------------------------------------------ sequence model
 
 
 @pytest.mark.parametrize("kind", SEQ_KINDS)
@@ -162,60 +143,6 @@ def test_sequence_model_builds_and_trains_a_step(kind: str) -> None:
     model = make_sequence_model(kind)
     assert model(*inputs).shape == (16, 4)
     assert math.isfinite(_one_step(model, inputs, y))
-
-
-# ----------------------------------------------------------------------- masked BatchNorm
-
-
-def _padded_example() -> tuple[torch.Tensor, torch.Tensor]:
-    torch.manual_seed(0)
-    x = torch.randn(3, 6, 4) * 3 + 1
-    mask = torch.arange(6).unsqueeze(0) < torch.tensor([[2], [6], [4]])
-    return x * mask.unsqueeze(-1), mask
-
-
-def test_masked_batch_norm_equals_batch_norm_on_real_tokens() -> None:
-    x, mask = _padded_example()
-    ours, ref = MaskedBatchNorm1d(4), nn.BatchNorm1d(4)
-    with torch.no_grad():
-        ours.weight.copy_(torch.tensor([1.0, 2.0, 0.5, -1.0]))
-        ref.weight.copy_(ours.weight)
-        ours.bias.fill_(0.3)
-        ref.bias.fill_(0.3)
-    y = ours(x, mask)
-    y_ref = ref(x[mask])  # (M, D): the real tokens only
-    assert torch.allclose(y[mask], y_ref, atol=1e-5)
-    assert bool((y[~mask] == 0).all())
-    assert torch.allclose(ours.running_mean, ref.running_mean, atol=1e-6)
-    assert torch.allclose(ours.running_var, ref.running_var, atol=1e-6)  # unbiased update
-    ours.eval()
-    ref.eval()
-    assert torch.allclose(ours(x, mask)[mask], ref(x[mask]), atol=1e-5)
-
-
-def test_masked_batch_norm_cumulative_average_like_torch() -> None:
-    ours, ref = MaskedBatchNorm1d(4, momentum=None), nn.BatchNorm1d(4, momentum=None)
-    for seed in range(3):
-        x, mask = _padded_example()
-        x = x * (seed + 1)
-        ours(x, mask)
-        ref(x[mask])
-    assert int(ours.num_batches_tracked) == 3
-    assert torch.allclose(ours.running_mean, ref.running_mean, atol=1e-5)
-    assert torch.allclose(ours.running_var, ref.running_var, atol=1e-4)
-
-
-def test_masked_batch_norm_ignores_extra_padding() -> None:
-    x, mask = _padded_example()
-    wider = torch.cat([x, torch.full((3, 5, 4), 7.0)], dim=1)  # garbage in the padding
-    wide_mask = torch.cat([mask, torch.zeros(3, 5, dtype=torch.bool)], dim=1)
-    y = masked_batch_norm(x, mask, None, None, None, None, training=True)
-    y_wide = masked_batch_norm(wider, wide_mask, None, None, None, None, training=True)
-    assert torch.allclose(y, y_wide[:, :6], atol=1e-6)
-    # a plain BatchNorm over all positions does depend on the padding
-    plain = nn.functional.batch_norm(x.transpose(1, 2), None, None, training=True)
-    plain_wide = nn.functional.batch_norm(wider.transpose(1, 2), None, None, training=True)
-    assert not torch.allclose(plain, plain_wide[..., :6], atol=1e-2)
 
 
 # ------------------------------------------------------------------- optimizer and training
@@ -279,27 +206,11 @@ def test_evaluate_uses_running_statistics(digits: tuple[ImageData, ImageData]) -
     assert acc == accuracy(model, test, batch_size=7)  # eval mode: batch size is irrelevant
 
 
-def test_masked_batch_norm_module_without_running_stats_uses_batch_stats() -> None:
-    """Like nn.BatchNorm1d(track_running_stats=False): batch statistics in train and eval."""
-    from normhelpers.training import MaskedBatchNorm1d
-
-    torch.manual_seed(0)
-    x = torch.randn(3, 5, 4)
-    mask = torch.ones(3, 5, dtype=torch.bool)
-    ours = MaskedBatchNorm1d(4, track_running_stats=False)
-    ref = torch.nn.BatchNorm1d(4, track_running_stats=False)
-    for mode in (True, False):
-        ours.train(mode)
-        ref.train(mode)
-        expected = ref(x.transpose(1, 2)).transpose(1, 2)
-        assert torch.allclose(ours(x, mask), expected, atol=1e-6)
-
-
-def test_masked_batch_norm_needs_two_real_tokens() -> None:
-    from normhelpers.training import masked_batch_norm
-
-    x = torch.randn(2, 3, 4)
-    mask = torch.zeros(2, 3, dtype=torch.bool)
-    mask[0, 0] = True
-    with pytest.raises(ValueError, match="more than 1 real token"):
-        masked_batch_norm(x, mask, None, None, None, None, training=True)
+def test_names_the_chapters_import_from_training_still_work() -> None:
+    """Chapters 08-10 import the data sets and the masked BatchNorm from training."""
+    moved = {"ImageData": normhelpers.data, "SequenceData": normhelpers.data,
+             "make_sequences": normhelpers.data, "pad_batch": normhelpers.data,
+             "masked_batch_norm": normhelpers.masked, "MaskedBatchNorm1d": normhelpers.masked}
+    for name, module in moved.items():
+        assert name in normhelpers.training.__all__
+        assert getattr(normhelpers.training, name) is getattr(module, name), name
