@@ -13,7 +13,8 @@ layout shape            where it occurs
 :func:`reduce_dims` gives, for a norm and a layout, the dims that **one** mean and variance
 are taken over; every other dim indexes a separate statistic. For GroupNorm the channel (or
 feature) dim appears with the note that only the C/G channels of one group share a statistic.
-:func:`normalize` applies exactly that recipe, and the tests check it against torch's layers.
+:func:`channel_dim` says which dim that is. :func:`normalize` applies exactly that recipe,
+and the tests check it against torch's layers.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from torch import Tensor
 
 from normhelpers.functional import moments, standardize
 
-__all__ = ["LAYOUTS", "NORMS", "reduce_dims", "stat_shape", "normalize"]
+__all__ = ["LAYOUTS", "NORMS", "channel_dim", "reduce_dims", "stat_shape", "normalize"]
 
 LAYOUTS: dict[str, tuple[str, ...]] = {
     "2d": ("N", "D"),
@@ -52,8 +53,16 @@ _REDUCE: dict[tuple[str, str], tuple[int, ...]] = {
 }
 
 
-def _channel_dim(layout: str) -> int:
-    """The dim GroupNorm splits into groups: C for images, D for features and tokens."""
+def channel_dim(layout: str) -> int:
+    """The channel (feature) dim of ``layout``: the dim GroupNorm splits into groups.
+
+    C (dim 1) for images, D for features (dim 1) and for tokens (dim 2).
+
+    >>> channel_dim("cv"), channel_dim("nlp")
+    (1, 2)
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}: expected one of {tuple(LAYOUTS)}")
     return {"2d": 1, "cv": 1, "nlp": 2}[layout]
 
 
@@ -92,7 +101,7 @@ def stat_shape(kind: str, layout: str, shape: tuple[int, ...], groups: int = 1) 
         )
     kept = tuple(s for i, s in enumerate(shape) if i not in dims)
     if kind == "group":
-        C = shape[_channel_dim(layout)]
+        C = shape[channel_dim(layout)]
         if C % groups != 0:
             raise ValueError(f"{C} channels cannot be split into {groups} groups")
         return kept + (groups,)
@@ -114,7 +123,7 @@ def normalize(x: Tensor, kind: str, layout: str, groups: int = 1, eps: float = 1
     if kind == "rms":
         return x * torch.rsqrt((x * x).mean(dim=dims, keepdim=True) + eps)
     if kind == "group":
-        c = _channel_dim(layout)
+        c = channel_dim(layout)
         C = x.shape[c]
         if C % groups != 0:
             raise ValueError(f"{C} channels cannot be split into {groups} groups")

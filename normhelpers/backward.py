@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from normhelpers.functional import moments
+from normhelpers.functional import affine, moments
 
 __all__ = [
     "normalize_forward", "normalize_backward",
@@ -83,8 +83,7 @@ class BatchNormFunction(torch.autograd.Function):
         xhat, rstd = normalize_forward(x, dims, eps)
         ctx.save_for_backward(xhat, rstd, weight)
         ctx.dims, ctx.shape, ctx.has_bias = dims, shape, bias is not None
-        y = xhat if weight is None else xhat * weight.reshape(shape)
-        return y if bias is None else y + bias.reshape(shape)
+        return affine(xhat, weight, bias, shape)
 
     @staticmethod
     @once_differentiable
@@ -115,8 +114,7 @@ class LayerNormFunction(torch.autograd.Function):
         xhat, rstd = normalize_forward(x, dims, eps)
         ctx.save_for_backward(xhat, rstd, weight)
         ctx.dims, ctx.has_bias = dims, bias is not None
-        y = xhat if weight is None else xhat * weight
-        return y if bias is None else y + bias
+        return affine(xhat, weight, bias)
 
     @staticmethod
     @once_differentiable

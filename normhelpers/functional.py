@@ -102,6 +102,16 @@ def _verify_more_than_one_value(x: Tensor, values_per_channel: int) -> None:
         )
 
 
+def _empty_output(input: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
+    """torch's result for an input with no elements: an empty tensor of the input's shape and
+    dtype. It still depends on weight and bias, so their gradients come out as zeros."""
+    out = input.clone()
+    for t in (weight, bias):
+        if t is not None:
+            out = out + 0 * t.sum()  # adds nothing to an empty tensor; only links t to out
+    return out
+
+
 def batch_norm(
     input: Tensor,
     running_mean: Tensor | None,
@@ -130,6 +140,8 @@ def batch_norm(
         raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
     if eps < 0.0:
         raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
+    if input.numel() == 0:  # empty batch: torch checks no shape and updates no statistic
+        return _empty_output(input, weight, bias)
     if input.dim() < 2:
         raise RuntimeError(
             f"batch_norm expects input of shape (N, C, *), got shape {list(input.shape)}"
@@ -178,6 +190,11 @@ def instance_norm(
         raise ValueError(
             f"Expected more than 1 spatial element when training, got input size {input.shape}"
         )
+    if input.shape[0] == 0 and (weight is not None or bias is not None):
+        raise IndexError(  # torch's error (its kernel repeats weight and bias once per sample)
+            f"instance_norm with weight or bias needs at least one sample, got input of shape "
+            f"{list(input.shape)}"
+        )
     C = input.shape[1]
     for name, t in [("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)]:
@@ -187,8 +204,10 @@ def instance_norm(
     x = upcast(input)
     if use_input_stats:
         mean, var = moments(x, dims)
-        update_running(running_mean, mean.detach().mean(0).reshape(C), momentum)
-        update_running(running_var, (var.detach() * n / (n - 1)).mean(0).reshape(C), momentum)
+        if n > 0:  # no spatial element (e.g. L = 0): torch leaves running_* as they are
+            update_running(running_mean, mean.detach().mean(0).reshape(C), momentum)
+            update_running(running_var, (var.detach() * n / (n - 1)).mean(0).reshape(C),
+                           momentum)
     else:
         if running_mean is None or running_var is None:
             raise RuntimeError("instance_norm with use_input_stats=False needs running statistics")
@@ -267,7 +286,7 @@ def group_norm(
     for name, t in [("weight", weight), ("bias", bias)]:
         _check_vector(name, t, C, "channel", input)
     x = upcast(input)
-    grouped = x.reshape(N, num_groups, -1)  # (N, G, C/G * prod(spatial))
+    grouped = x.reshape(N, num_groups, C // num_groups * spatial)  # (N, G, C/G * prod(spatial))
     mean, var = moments(grouped, [2])
     y = standardize(grouped, mean, var, eps).reshape(input.shape)
     shape = [1, C] + [1] * (input.dim() - 2)

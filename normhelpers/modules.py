@@ -4,7 +4,8 @@ Same constructor arguments, same parameters and buffers under the same ``state_d
 (``weight``, ``bias``, ``running_mean``, ``running_var``, ``num_batches_tracked``), so a
 ``state_dict`` moves between a torch layer and ours in both directions. The arithmetic lives
 in :mod:`normhelpers.functional`; these classes only hold state and decide which statistics
-to use (training vs evaluation).
+to use (training vs evaluation). Registering, resetting and loading state live in
+:mod:`normhelpers._norm_base`.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from __future__ import annotations
 import numbers
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from normhelpers import functional as NF
+from normhelpers._norm_base import NormBase, register_affine, reset_affine
 
 __all__ = [
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d",
@@ -25,58 +28,7 @@ __all__ = [
 ]
 
 
-class _NormBase(nn.Module):
-    """Parameters (C,) and running-statistics buffers shared by BatchNorm and InstanceNorm."""
-
-    def __init__(
-        self,
-        num_features: int,
-        eps: float = 1e-5,
-        momentum: float | None = 0.1,
-        affine: bool = True,
-        track_running_stats: bool = True,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-        *,
-        bias: bool = True,
-    ) -> None:
-        super().__init__()
-        kw = {"device": device, "dtype": dtype}
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
-        self.weight = nn.Parameter(torch.ones(num_features, **kw)) if affine else None
-        self.bias = nn.Parameter(torch.zeros(num_features, **kw)) if affine and bias else None
-        if track_running_stats:
-            self.register_buffer("running_mean", torch.zeros(num_features, **kw))
-            self.register_buffer("running_var", torch.ones(num_features, **kw))
-            self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long,
-                                                                     device=device))
-        else:
-            self.running_mean: Tensor | None = None
-            self.running_var: Tensor | None = None
-            self.num_batches_tracked: Tensor | None = None
-
-    def reset_running_stats(self) -> None:
-        """Running mean 0, running variance 1, no batch seen."""
-        if self.track_running_stats:
-            self.running_mean.zero_()
-            self.running_var.fill_(1.0)
-            self.num_batches_tracked.zero_()
-
-    def _check_input_dim(self, input: Tensor) -> None:
-        if input.dim() not in self._dims:
-            want = " or ".join(f"{d}D" for d in self._dims)
-            raise ValueError(
-                f"expected {want} input (got {input.dim()}D input of shape {list(input.shape)})"
-            )
-
-    def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, bias={self.bias is not None}, "
-                f"track_running_stats={self.track_running_stats}")
-
-
-class _BatchNorm(_NormBase):
+class _BatchNorm(NormBase):
     """BatchNorm: statistics per channel over (N, *).
 
     See :func:`normhelpers.functional.batch_norm`.
@@ -92,7 +44,7 @@ class _BatchNorm(_NormBase):
             if self.momentum is None:  # cumulative moving average: weight 1/t for batch t
                 factor = 1.0 / float(self.num_batches_tracked)
         # Batch statistics while training, and in eval when no running statistics are kept.
-        use_batch_stats = self.training or self.running_mean is None
+        use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
         keep = not self.training or self.track_running_stats
         return NF.batch_norm(
             input,
@@ -120,7 +72,7 @@ class BatchNorm3d(_BatchNorm):
     _dims = (5,)
 
 
-class _InstanceNorm(_NormBase):
+class _InstanceNorm(NormBase):
     """InstanceNorm: statistics per sample and channel over the spatial dims.
 
     Defaults differ from BatchNorm: ``affine=False`` and ``track_running_stats=False``.
@@ -143,6 +95,26 @@ class _InstanceNorm(_NormBase):
     ) -> None:
         super().__init__(num_features, eps, momentum, affine, track_running_stats,
                          device, dtype, bias=bias)
+
+    def _load_from_state_dict(
+        self, state_dict: dict[str, Any], prefix: str, local_metadata: dict[str, Any],
+        strict: bool, missing_keys: list[str], unexpected_keys: list[str], error_msgs: list[str],
+    ) -> None:
+        """Checkpoints without a version (torch < 0.4) kept running statistics even when
+        track_running_stats=False: name them in an error and drop them, as torch does."""
+        if local_metadata.get("version") is None and not self.track_running_stats:
+            keys = [prefix + n for n in ("running_mean", "running_var") if prefix + n in state_dict]
+            if keys:
+                error_msgs.append(
+                    f"Unexpected running stats buffer(s) {' and '.join(map(repr, keys))} for "
+                    f"{type(self).__name__} with track_running_stats=False: this layer keeps "
+                    "no running statistics (the default since torch 0.4). Remove these keys "
+                    "from the state_dict, or build the layer with track_running_stats=True."
+                )
+                for key in keys:
+                    del state_dict[key]
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict,
+                                      missing_keys, unexpected_keys, error_msgs)
 
     def forward(self, input: Tensor) -> Tensor:
         self._check_input_dim(input)
@@ -203,13 +175,13 @@ class LayerNorm(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        kw = {"device": device, "dtype": dtype}
         self.normalized_shape = _as_shape(normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
-        affine = elementwise_affine
-        self.weight = nn.Parameter(torch.ones(self.normalized_shape, **kw)) if affine else None
-        self.bias = (nn.Parameter(torch.zeros(self.normalized_shape, **kw))
-                     if affine and bias else None)
+        register_affine(self, self.normalized_shape, elementwise_affine, bias, device, dtype)
+
+    def reset_parameters(self) -> None:
+        """weight 1, bias 0."""
+        reset_affine(self.weight, self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
         return NF.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -238,11 +210,13 @@ class GroupNorm(nn.Module):
             raise ValueError(
                 f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})"
             )
-        kw = {"device": device, "dtype": dtype}
         self.num_groups, self.num_channels, self.eps, self.affine = (
             num_groups, num_channels, eps, affine)
-        self.weight = nn.Parameter(torch.ones(num_channels, **kw)) if affine else None
-        self.bias = nn.Parameter(torch.zeros(num_channels, **kw)) if affine and bias else None
+        register_affine(self, (num_channels,), affine, bias, device, dtype)
+
+    def reset_parameters(self) -> None:
+        """weight 1, bias 0."""
+        reset_affine(self.weight, self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
         return NF.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
@@ -266,8 +240,15 @@ class RMSNorm(nn.Module):
         super().__init__()
         self.normalized_shape = _as_shape(normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
-        self.weight = (nn.Parameter(torch.ones(self.normalized_shape, device=device, dtype=dtype))
-                       if elementwise_affine else None)
+        if elementwise_affine:
+            ones = torch.ones(self.normalized_shape, device=device, dtype=dtype)
+            self.weight = nn.Parameter(ones)
+        else:
+            self.register_parameter("weight", None)
+
+    def reset_parameters(self) -> None:
+        """weight 1."""
+        reset_affine(self.weight, None)
 
     def forward(self, x: Tensor) -> Tensor:
         return NF.rms_norm(x, self.normalized_shape, self.weight, self.eps)

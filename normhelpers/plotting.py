@@ -20,7 +20,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 
-from normhelpers.axes import LAYOUTS, _channel_dim, reduce_dims
+from normhelpers.axes import LAYOUTS, channel_dim, reduce_dims
 
 __all__ = [
     "COLORS",
@@ -104,7 +104,7 @@ def shaded_cells(
         keep = np.zeros(size, dtype=bool)
         if d not in dims:
             keep[0] = True  # a separate statistic for every index of this dim: only index 0
-        elif kind == "group" and d == _channel_dim(layout):
+        elif kind == "group" and d == channel_dim(layout):
             if size % groups != 0:
                 raise ValueError(f"{size} channels cannot be split into {groups} groups")
             keep[: size // groups] = True  # the first group of C/G channels
@@ -120,7 +120,7 @@ def _block(kind: str, layout: str, groups: int) -> tuple[np.ndarray, tuple[str, 
     """Shaded cells arranged as the drawn block [depth n, across x, down y], and the axis names."""
     reduce_dims(kind, layout)  # the same ValueError for an unknown or undefined pair
     sizes = list(_CUBE_SIZES[layout])
-    c = _channel_dim(layout)
+    c = channel_dim(layout)
     if sizes[c] % groups != 0:
         sizes[c] = 2 * groups  # keep the drawing possible for any number of groups
     mask = shaded_cells(kind, layout, sizes, groups)

@@ -143,3 +143,19 @@ def test_error_messages_name_what_was_expected():
         nh.stat_shape("batch", "cv", (2, 3, 4))
     with pytest.raises(ValueError, match=r"\[4, 6, 3, 3\]"):
         nh.normalize(sample("cv"), "batch", "nlp")
+
+
+def test_channel_dim_is_the_dim_groupnorm_splits():
+    assert [nh.axes.channel_dim(layout) for layout in ("2d", "cv", "nlp")] == [1, 1, 2]
+    with pytest.raises(ValueError, match="unknown layout 'xy'"):
+        nh.axes.channel_dim("xy")
+
+
+@pytest.mark.parametrize("kind, layout", VALID)
+def test_normalize_an_empty_batch_like_torch(kind, layout):
+    """N = 0: an empty result of the input's shape and dtype, as torch's functions give."""
+    x = sample(layout)[:0]
+    y = nh.normalize(x, kind, layout, groups=G, eps=EPS)
+    y_ref = torch_reference(x, kind, layout)
+    assert y.shape == y_ref.shape == x.shape
+    assert y.dtype == y_ref.dtype

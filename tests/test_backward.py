@@ -129,3 +129,35 @@ def test_bad_shapes_raise() -> None:
         batch_norm_manual(torch.randn(5))
     with pytest.raises(ValueError):
         layer_norm_manual(torch.randn(2, 5), (4,))
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (0, 3, 4, 4), (2, 3, 0)])
+def test_batch_norm_empty_batch_like_torch(shape: tuple[int, ...]) -> None:
+    """No element: an empty output, and zero gradients for weight and bias, as torch."""
+    results = []
+    for norm in (batch_norm_manual, lambda x, w, b: F.batch_norm(x, None, None, w, b, True)):
+        x = torch.zeros(shape, dtype=torch.float64, requires_grad=True)
+        w = torch.ones(3, dtype=torch.float64, requires_grad=True)
+        b = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+        y = norm(x, w, b)
+        y.sum().backward()
+        results.append((y, x.grad, w.grad, b.grad))
+    (y, *grads), (y_ref, *grads_ref) = results
+    assert y.shape == y_ref.shape == shape
+    for g, g_ref in zip(grads, grads_ref, strict=True):
+        assert torch.equal(g, g_ref)
+
+
+def test_layer_norm_empty_batch_like_torch() -> None:
+    results = []
+    for norm in (layer_norm_manual, F.layer_norm):
+        x = torch.zeros(0, 7, 5, dtype=torch.float64, requires_grad=True)
+        w = torch.ones(5, dtype=torch.float64, requires_grad=True)
+        b = torch.zeros(5, dtype=torch.float64, requires_grad=True)
+        y = norm(x, [5], w, b)
+        y.sum().backward()
+        results.append((y, x.grad, w.grad, b.grad))
+    (y, *grads), (y_ref, *grads_ref) = results
+    assert y.shape == y_ref.shape == (0, 7, 5)
+    for g, g_ref in zip(grads, grads_ref, strict=True):
+        assert torch.equal(g, g_ref)

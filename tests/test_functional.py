@@ -409,6 +409,23 @@ BAD_INPUTS = {
     "rms-trailing-mismatch": (lambda f: f.rms_norm(r((2, 3, 4)), [3]), ["[3]", "[2, 3, 4]"]),
     "rms-weight-shape": (lambda f: f.rms_norm(r((2, 4)), [4], ones(3)), ["[3]", "[4]"]),
     "rms-empty-normalized-shape": (lambda f: f.rms_norm(r((4,)), []), ["[]"]),
+    # empty inputs: the checks torch still makes
+    "bn-empty-eps-zero-train": (lambda f: f.batch_norm(r((0,)), None, None, training=True,
+                                                       eps=0.0), ["0.0"]),
+    "in-empty-one-spatial-element": (lambda f: f.instance_norm(r((0, 3, 1))), ["[0, 3, 1]"]),
+    "in-empty-batch-with-weight": (lambda f: f.instance_norm(r((0, 3, 4)), None, None, ones(3)),
+                                   ["[0, 3, 4]"]),
+    "in-empty-batch-with-bias-eval": (lambda f: f.instance_norm(r((0, 3, 4)), *rm3, None,
+                                                                ones(3), False), ["[0, 3, 4]"]),
+    "in-empty-eval-without-running": (lambda f: f.instance_norm(r((0, 3, 4)),
+                                                                use_input_stats=False), []),
+    "ln-empty-trailing-mismatch": (lambda f: f.layer_norm(r((0, 5)), [4]), ["[4]", "[0, 5]"]),
+    "ln-empty-weight-shape": (lambda f: f.layer_norm(r((0, 4)), [4], ones(3)), ["[3]", "[4]"]),
+    "gn-empty-not-divisible": (lambda f: f.group_norm(r((0, 3)), 2), ["[0, 3]", "2"]),
+    "gn-empty-weight-wrong-C": (lambda f: f.group_norm(r((0, 4)), 2, ones(3)), ["[3]", "[0, 4]"]),
+    "gn-empty-zero-groups": (lambda f: f.group_norm(r((0, 4)), 0), []),
+    "gn-empty-1d-input": (lambda f: f.group_norm(r((0,)), 1), ["[0]"]),
+    "rms-empty-weight-shape": (lambda f: f.rms_norm(r((0, 4)), [4], ones(3)), ["[3]", "[4]"]),
 }
 
 
@@ -469,3 +486,89 @@ def test_core_pieces_compose_every_norm():
     torch.testing.assert_close(running, torch.full((3,), 1.5))
     NF.update_running(None, torch.ones(3), 0.1)  # no running tensor: nothing to do
     assert NF.upcast(torch.ones(2, dtype=torch.bfloat16)).dtype == torch.float32
+
+
+# ---------------------------------------------------------------------------- empty inputs
+
+def _with_params(size, dtype):
+    w, b = make_params(size, dtype)
+    return w.requires_grad_(), b.requires_grad_()
+
+
+# name -> (call with f = F or NF and the tensors (x, running_mean, running_var, weight, bias),
+#          input shape, number of channels / normalized shape of the tensors)
+EMPTY_CASES = {
+    "bn-1d-size-0-train": (lambda f, x, rm, rv, w, b: f.batch_norm(x, None, None, None, None,
+                                                                   True), (0,), 3),
+    "bn-1d-size-0-eval": (lambda f, x, rm, rv, w, b: f.batch_norm(x, rm, rv), (0,), 3),
+    "bn-1d-size-0-eval-no-running": (lambda f, x, rm, rv, w, b: f.batch_norm(x, None, None),
+                                     (0,), 3),
+    "bn-2d-train": (lambda f, x, rm, rv, w, b: f.batch_norm(x, rm, rv, w, b, True), (0, 3), 3),
+    "bn-2d-eval": (lambda f, x, rm, rv, w, b: f.batch_norm(x, rm, rv, w, b), (0, 3), 3),
+    "bn-cv-train": (lambda f, x, rm, rv, w, b: f.batch_norm(x, rm, rv, w, b, True),
+                    (0, 3, 4, 4), 3),
+    "bn-cv-no-pixels": (lambda f, x, rm, rv, w, b: f.batch_norm(x, rm, rv, w, b, True, 1.0),
+                        (2, 3, 0, 0), 3),
+    "bn-wrong-sizes-ignored": (lambda f, x, rm, rv, w, b: f.batch_norm(x, rm, rv, w, b, True),
+                               (0, 5), 3),
+    "in-train": (lambda f, x, rm, rv, w, b: f.instance_norm(x, rm, rv), (0, 3, 4), 3),
+    "in-no-running": (lambda f, x, rm, rv, w, b: f.instance_norm(x), (0, 3, 4, 4), 3),
+    "in-eval": (lambda f, x, rm, rv, w, b: f.instance_norm(x, rm, rv, use_input_stats=False),
+                (0, 3, 4), 3),
+    "in-no-time-steps": (lambda f, x, rm, rv, w, b: f.instance_norm(x, rm, rv, w, b),
+                         (2, 3, 0), 3),
+    "ln": (lambda f, x, rm, rv, w, b: f.layer_norm(x, [5], w, b), (0, 5), [5]),
+    "ln-nlp": (lambda f, x, rm, rv, w, b: f.layer_norm(x, [5], w, b), (0, 7, 5), [5]),
+    "ln-zero-features": (lambda f, x, rm, rv, w, b: f.layer_norm(x, [0], w, b), (2, 0), [0]),
+    "gn-2d": (lambda f, x, rm, rv, w, b: f.group_norm(x, 2, w, b), (0, 4), 4),
+    "gn-cv": (lambda f, x, rm, rv, w, b: f.group_norm(x, 2, w, b), (0, 4, 3, 3), 4),
+    # without weight: torch's backward gives weight a NaN gradient here (ours: zeros)
+    "gn-no-time-steps": (lambda f, x, rm, rv, w, b: f.group_norm(x, 2), (2, 4, 0), 4),
+    "gn-no-channels": (lambda f, x, rm, rv, w, b: f.group_norm(x, 2), (2, 0), 0),
+    "gn-nothing": (lambda f, x, rm, rv, w, b: f.group_norm(x, 2), (0, 0), 0),
+    "rms": (lambda f, x, rm, rv, w, b: f.rms_norm(x, [5], w), (0, 5), [5]),
+    "rms-zero-features": (lambda f, x, rm, rv, w, b: f.rms_norm(x, [0], w, 1e-6), (2, 0), [0]),
+}
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16])
+@pytest.mark.parametrize("name", list(EMPTY_CASES))
+def test_empty_inputs_match_torch(name, dtype):
+    """Inputs with no element: the same empty output (shape, dtype), the same running
+    statistics afterwards (BatchNorm: untouched; InstanceNorm on N = 0: NaN, as torch) and
+    zero gradients for weight and bias."""
+    call, shape, size = EMPTY_CASES[name]
+    results = []
+    for f in (NF, F):
+        C = size if isinstance(size, int) else size[0]
+        rm, rv = running(C, dtype)
+        w, b = _with_params(size, dtype)  # torch refuses parameters of another float dtype
+        x = torch.zeros(shape, dtype=dtype, requires_grad=True)
+        y = call(f, x, rm, rv, w, b)
+        y.sum().backward()
+        results.append((y, rm, rv, w.grad, b.grad, x.grad))
+    (y, *rest), (y_ref, *rest_ref) = results
+    assert y.shape == y_ref.shape == shape
+    assert y.dtype == y_ref.dtype == dtype
+    for t, t_ref in zip(rest, rest_ref, strict=True):
+        assert (t is None) == (t_ref is None)
+        if t is not None:
+            torch.testing.assert_close(t, t_ref, equal_nan=True)
+    if name.startswith("bn"):  # batch norm never touches its statistics on an empty batch
+        assert torch.equal(rest[0], running(3, dtype)[0])
+
+
+def test_running_statistics_are_updated_in_one_place():
+    """Every running-statistics update goes through update_running (mul_ then add_)."""
+    import inspect
+    import re
+
+    from normhelpers import _norm_base, axes, backward, modules
+
+    spelling = re.compile(r"running\w*\.(mul_|add_|lerp_|copy_|sub_)\(|lerp_\(")
+    for module in (NF, modules, _norm_base, axes, backward):
+        source = inspect.getsource(module)
+        if module is NF:
+            source = source.replace(inspect.getsource(NF.update_running), "")
+        assert not spelling.search(source), module.__name__
+    assert spelling.search(inspect.getsource(NF.update_running))  # the one place
