@@ -1,16 +1,17 @@
 """The ``{notebook-timings}`` directive: a table of each chapter's execution time and the
 versions of the packages the book was built with (used by the Environment page).
 
-Times come from the notebooks themselves: ``make notebooks`` executes each one with
-nbclient, which records when every cell started and finished (``metadata.execution``). The
-table therefore shows the latest committed execution, not the build machine's speed.
+Times come from ``book/_timings.json``, the file that ``make notebooks``
+(``tools/run_notebooks.py``) writes when it executes the notebooks: per notebook its number of
+code cells and the sum of its cells' execution times. The notebooks themselves carry no
+timestamps. The table therefore shows the latest committed execution, not the build machine's
+speed.
 """
 
 from __future__ import annotations
 
 import json
 import platform
-from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -20,23 +21,24 @@ from sphinx.util.docutils import SphinxDirective
 
 PACKAGES = ("torch", "numpy", "matplotlib", "scikit-learn", "jupyter-book", "sphinx",
             "myst-nb", "sphinx-exercise", "nbval", "pytest")
+TIMINGS = "_timings.json"  # beside the notebooks, written by tools/run_notebooks.py
+
+
+def load_timings(book: Path) -> dict[str, dict]:
+    """{notebook file name: {"code_cells": n, "seconds": s}} from ``book/_timings.json``."""
+    try:
+        data = json.loads((book / TIMINGS).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    return data.get("notebooks", {})
 
 
 def notebook_seconds(path: Path) -> tuple[int, float | None]:
-    """(number of code cells, seconds from the first cell's start to the last cell's end)."""
+    """(number of code cells, seconds of cell time recorded for it, or None)."""
     nb = json.loads(path.read_text(encoding="utf-8"))
-    starts, ends, n = [], [], 0
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") != "code":
-            continue
-        n += 1
-        ex = cell.get("metadata", {}).get("execution", {})
-        if "iopub.status.busy" in ex and "iopub.status.idle" in ex:
-            starts.append(datetime.fromisoformat(ex["iopub.status.busy"].replace("Z", "+00:00")))
-            ends.append(datetime.fromisoformat(ex["iopub.status.idle"].replace("Z", "+00:00")))
-    if not starts:
-        return n, None
-    return n, (max(ends) - min(starts)).total_seconds()
+    n = sum(1 for cell in nb.get("cells", []) if cell.get("cell_type") == "code")
+    entry = load_timings(path.parent).get(path.name)
+    return n, (None if entry is None else float(entry["seconds"]))
 
 
 def _table(header: list[str], rows: list[list[str]]) -> nodes.table:
@@ -63,11 +65,12 @@ class NotebookTimings(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         book = Path(self.env.srcdir) / "book"
+        self.env.note_dependency(str(book / TIMINGS))  # rebuild the page when it changes
         rows, total = [], 0.0
         for path in sorted(book.glob("*.ipynb")):
             n, seconds = notebook_seconds(path)
             total += seconds or 0.0
-            shown = "not recorded" if seconds is None else f"{seconds:.1f}"
+            shown = "not recorded (make notebooks)" if seconds is None else f"{seconds:.1f}"
             rows.append([path.name, str(n), shown])
         rows.append(["all chapters", "", f"{total:.1f}"])
         versions = [["python", platform.python_version()]]
