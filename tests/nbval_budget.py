@@ -62,6 +62,7 @@ class BudgetChecker:
         self.config = config
         self.seconds: dict[str, float] = {}
         self.cells: dict[str, int] = {}
+        self.slowest: dict[str, list[tuple[float, str]]] = {}  # (seconds, cell name), top 3
         self.over: list[str] = []
 
     @pytest.hookimpl(wrapper=True)
@@ -74,6 +75,9 @@ class BudgetChecker:
             name = item.path.name
             self.seconds[name] = self.seconds.get(name, 0.0) + report.duration
             self.cells[name] = self.cells.get(name, 0) + 1
+            cell = report.nodeid.rsplit("::", 1)[-1]
+            top = sorted([*self.slowest.get(name, []), (report.duration, cell)], reverse=True)
+            self.slowest[name] = top[:3]
         return report
 
     @pytest.hookimpl(tryfirst=True)
@@ -89,10 +93,13 @@ class BudgetChecker:
                 "cells": self.cells[name],
                 "seconds": round(self.seconds[name], 2),
                 "budget_s": budget,
+                "slowest_cells": {c: round(t, 2) for t, c in self.slowest[name]},
             }
             if check and self.seconds[name] > budget:
+                slowest = ", ".join(f"{c} {t:.1f} s" for t, c in self.slowest[name])
                 self.over.append(
-                    f"{name} took {self.seconds[name]:.1f} s of cell time (budget {budget:g} s)"
+                    f"{name} took {self.seconds[name]:.1f} s of cell time (budget {budget:g} s;"
+                    f" slowest: {slowest})"
                 )
         if check and total > book_budget():
             self.over.append(

@@ -128,7 +128,7 @@ def test_nbval_fails_a_notebook_over_its_time_budget(tmp_path: Path) -> None:
     assert result.returncode != 0, result.stdout
     assert "1 passed" in result.stdout  # the outputs match: only the budget fails
     assert "TIME BUDGET EXCEEDED: slow.ipynb took 1." in result.stdout, result.stdout
-    assert "(budget 0.3 s)" in result.stdout
+    assert "(budget 0.3 s; slowest: Cell 0 1." in result.stdout
     assert "TIME BUDGET EXCEEDED: all 1 notebooks took 1." in result.stdout
     assert "(budget 0.5 s)" in result.stdout
     recorded = json.loads((tmp_path / "nbval_timings.json").read_text(encoding="utf-8"))
