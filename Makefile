@@ -64,11 +64,14 @@ book: $(STAMP)
 	@echo "or run 'make serve' and visit http://127.0.0.1:8000"
 
 # notebooks: line length 88 and E402 allowed after the preamble (book/ruff.toml)
+# every check runs (and reports) before lint fails
+LINT_CHECKS := "ruff check normhelpers tests tools" "ruff check --line-length 100 book/_ext" \
+  "ruff check $(NOTEBOOKS)" \
+  "ruff format --check --output-format concise normhelpers tests tools"
 lint: $(STAMP)
-	$(BIN)/ruff check normhelpers tests tools
-	$(BIN)/ruff check --line-length 100 book/_ext
-	$(BIN)/ruff check $(NOTEBOOKS)
-	$(BIN)/ruff format --check normhelpers tests tools
+	@status=0; for check in $(LINT_CHECKS); do \
+	  echo "$$check"; $(BIN)/$$check || status=1; \
+	done; exit $$status
 
 format: $(STAMP)
 	$(BIN)/ruff format normhelpers tests tools
