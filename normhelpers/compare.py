@@ -187,13 +187,14 @@ def compare(
 def compare_all(
     pairs: dict[str, tuple[Tensor, Tensor]] | Sequence[tuple[str, Tensor, Tensor]],
     **kwargs: object,
-) -> bool:
+) -> CompareResult:
     """Compare several pairs: one short aligned row each, then one summary line.
 
     pairs: ``{label: (actual, expected)}`` or ``[(label, actual, expected), ...]``.
     kwargs: passed to :func:`compare` (``rtol``, ``atol``, ``exact``, ``reference`` is not
     supported here). A row that agrees shows ``✓``; a row that does not shows its verdict.
-    Returns True when every pair agrees.
+    Returns a :class:`CompareResult` for the whole table: truthy when every pair agrees, its
+    ``line`` the summary line, its ``max_abs_diff`` the largest difference of any pair.
     """
     rows = [(k, *v) for k, v in pairs.items()] if isinstance(pairs, dict) else list(pairs)
     width = max((len(label) for label, _, _ in rows), default=0)
@@ -205,7 +206,9 @@ def compare_all(
     passed = sum(bool(r) for r in verdicts)
     agree = verdicts[0].line.removeprefix("✓ ") if verdicts and passed else "agree"
     if passed == len(verdicts):
-        print(f"✓ all {passed} {agree}")
+        line = f"✓ all {passed} {agree}"
     else:
-        print(f"✗ {len(verdicts) - passed} of {len(verdicts)} differ")
-    return passed == len(verdicts)
+        line = f"✗ {len(verdicts) - passed} of {len(verdicts)} differ"
+    print(line)
+    largest = max((r.max_abs_diff for r in verdicts), default=0.0)
+    return CompareResult("", largest, passed == len(verdicts), line)

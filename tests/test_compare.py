@@ -176,7 +176,10 @@ def test_result_is_usable_in_assert_and_is_frozen():
 
 def test_compare_all_prints_a_compact_table(capsys):
     x = torch.randn(4)
-    assert nh.compare_all({"LayerNorm 2D": (x, x.clone()), "BN": (x + 1e-8, x)})
+    table = nh.compare_all({"LayerNorm 2D": (x, x.clone()), "BN": (x + 1e-8, x)})
+    assert table and isinstance(table, nh.CompareResult)
+    assert table._ipython_display_() is None  # nothing more at the end of a notebook cell
+    assert table.line == "✓ all 2 equal within float32 tolerance"
     assert capsys.readouterr().out.splitlines() == [
         "LayerNorm 2D  ✓",
         "BN            ✓",
