@@ -36,17 +36,17 @@ NORMS: tuple[str, ...] = ("batch", "layer", "instance", "group", "rms")
 
 # dims of one statistic, in the layout's own dim order
 _REDUCE: dict[tuple[str, str], tuple[int, ...]] = {
-    ("batch", "2d"): (0,),          # per feature d, over the batch
-    ("batch", "cv"): (0, 2, 3),     # per channel c, over batch and space
-    ("batch", "nlp"): (0, 1),       # per feature d, over batch and tokens (BatchNorm1d on N,D,L)
-    ("layer", "2d"): (1,),          # per sample, over its features
-    ("layer", "cv"): (1, 2, 3),     # per sample, over C, H, W (normalized_shape=[C, H, W])
-    ("layer", "nlp"): (2,),         # per token, over its features (as in transformers)
-    ("instance", "cv"): (2, 3),     # per sample and channel, over space
-    ("instance", "nlp"): (1,),      # per sample and feature, over tokens (InstanceNorm1d on N,D,L)
-    ("group", "2d"): (1,),          # per sample and group, over the D/G features of the group
-    ("group", "cv"): (1, 2, 3),     # per sample and group, over C/G channels and space
-    ("group", "nlp"): (1, 2),       # per sample and group, over tokens and D/G features
+    ("batch", "2d"): (0,),  # per feature d, over the batch
+    ("batch", "cv"): (0, 2, 3),  # per channel c, over batch and space
+    ("batch", "nlp"): (0, 1),  # per feature d, over batch and tokens (BatchNorm1d on N,D,L)
+    ("layer", "2d"): (1,),  # per sample, over its features
+    ("layer", "cv"): (1, 2, 3),  # per sample, over C, H, W (normalized_shape=[C, H, W])
+    ("layer", "nlp"): (2,),  # per token, over its features (as in transformers)
+    ("instance", "cv"): (2, 3),  # per sample and channel, over space
+    ("instance", "nlp"): (1,),  # per sample and feature, over tokens (InstanceNorm1d on N,D,L)
+    ("group", "2d"): (1,),  # per sample and group, over the D/G features of the group
+    ("group", "cv"): (1, 2, 3),  # per sample and group, over C/G channels and space
+    ("group", "nlp"): (1, 2),  # per sample and group, over tokens and D/G features
     ("rms", "2d"): (1,),
     ("rms", "cv"): (1, 2, 3),
     ("rms", "nlp"): (2,),
@@ -96,9 +96,7 @@ def stat_shape(kind: str, layout: str, shape: tuple[int, ...], groups: int = 1) 
     """
     dims = reduce_dims(kind, layout)  # validates kind and layout first
     if len(shape) != len(LAYOUTS[layout]):
-        raise ValueError(
-            f"layout {layout!r} expects a shape {LAYOUTS[layout]}, got {tuple(shape)}"
-        )
+        raise ValueError(f"layout {layout!r} expects a shape {LAYOUTS[layout]}, got {tuple(shape)}")
     kept = tuple(s for i, s in enumerate(shape) if i not in dims)
     if kind == "group":
         C = shape[channel_dim(layout)]

@@ -30,9 +30,12 @@ from torch.autograd.function import once_differentiable
 from normhelpers.functional import affine, moments
 
 __all__ = [
-    "normalize_forward", "normalize_backward",
-    "BatchNormFunction", "LayerNormFunction",
-    "batch_norm_manual", "layer_norm_manual",
+    "normalize_forward",
+    "normalize_backward",
+    "BatchNormFunction",
+    "LayerNormFunction",
+    "batch_norm_manual",
+    "layer_norm_manual",
 ]
 
 
@@ -77,8 +80,9 @@ class BatchNormFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, weight: Tensor | None, bias: Tensor | None,
-                eps: float) -> Tensor:
+    def forward(
+        ctx: Any, x: Tensor, weight: Tensor | None, bias: Tensor | None, eps: float
+    ) -> Tensor:
         dims, shape = _batch_dims(x)
         xhat, rstd = normalize_forward(x, dims, eps)
         ctx.save_for_backward(xhat, rstd, weight)
@@ -105,10 +109,16 @@ class LayerNormFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, normalized_shape: Sequence[int], weight: Tensor | None,
-                bias: Tensor | None, eps: float) -> Tensor:
+    def forward(
+        ctx: Any,
+        x: Tensor,
+        normalized_shape: Sequence[int],
+        weight: Tensor | None,
+        bias: Tensor | None,
+        eps: float,
+    ) -> Tensor:
         k = len(normalized_shape)
-        if list(x.shape[x.dim() - k:]) != list(normalized_shape):
+        if list(x.shape[x.dim() - k :]) != list(normalized_shape):
             raise ValueError(f"input {list(x.shape)} does not end in {list(normalized_shape)}")
         dims = list(range(x.dim() - k, x.dim()))  # the trailing k dims
         xhat, rstd = normalize_forward(x, dims, eps)
@@ -129,13 +139,19 @@ class LayerNormFunction(torch.autograd.Function):
         return grad_x, None, grad_w, grad_b, None
 
 
-def batch_norm_manual(x: Tensor, weight: Tensor | None = None, bias: Tensor | None = None,
-                      eps: float = 1e-5) -> Tensor:
+def batch_norm_manual(
+    x: Tensor, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
+) -> Tensor:
     """Training-mode batch norm of x (N, C, *) whose backward is :class:`BatchNormFunction`."""
     return BatchNormFunction.apply(x, weight, bias, eps)
 
 
-def layer_norm_manual(x: Tensor, normalized_shape: Sequence[int], weight: Tensor | None = None,
-                      bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+def layer_norm_manual(
+    x: Tensor,
+    normalized_shape: Sequence[int],
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
     """Layer norm of x (*, *normalized_shape) whose backward is :class:`LayerNormFunction`."""
     return LayerNormFunction.apply(x, tuple(normalized_shape), weight, bias, eps)

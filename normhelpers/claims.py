@@ -76,8 +76,11 @@ class Spread:
     def format(self, digits: int | None = None) -> str:
         """``mean ± std``; ``digits`` decimals, or by default the decade of the std."""
         if digits is None:
-            digits = 2 if self.std == 0 or not math.isfinite(self.std) else max(
-                0, 1 - math.floor(math.log10(self.std)) - 1)
+            digits = (
+                2
+                if self.std == 0 or not math.isfinite(self.std)
+                else max(0, 1 - math.floor(math.log10(self.std)) - 1)
+            )
         return f"{self.mean:.{digits}f} ± {self.std:.{digits}f}"
 
 

@@ -106,8 +106,7 @@ def _exact(name: str, label: str, a: Tensor, e: Tensor) -> CompareResult:
     if bool(torch.equal(a, e)):
         return CompareResult(label, 0.0, True, f"{name}✓ identical (bit for bit)")
     gap = _max_gap(a.double(), e.double())
-    return CompareResult(label, gap, False,
-                         f"{name}✗ not identical: max |diff| {gap:.2g}")
+    return CompareResult(label, gap, False, f"{name}✗ not identical: max |diff| {gap:.2g}")
 
 
 def _against_reference(
@@ -122,8 +121,10 @@ def _against_reference(
     if err_a <= ROUNDOFF_FACTOR * roundoff:
         line = f"{name}✓ equal: both within {dt} round-off of the float64 reference"
         return CompareResult(label, _max_gap(a, e), True, line)
-    line = (f"{name}✗ formula error: {err_a:.2g} from the float64 reference, over "
-            f"{ROUNDOFF_FACTOR:.0f}× torch's own round-off")
+    line = (
+        f"{name}✗ formula error: {err_a:.2g} from the float64 reference, over "
+        f"{ROUNDOFF_FACTOR:.0f}× torch's own round-off"
+    )
     return CompareResult(label, _max_gap(a, e), False, line)
 
 
@@ -166,10 +167,14 @@ def compare(
         a, e = actual.detach().double(), expected.detach().double()
         diff = _max_gap(a, e)
         ok = not math.isnan(diff) and bool(torch.allclose(a, e, rtol=rtol, atol=atol))
-        asked = ", ".join(f"{k}={v:g}" for k, v in (("rtol", rtol_in), ("atol", atol_in))
-                          if v is not None)
-        what = (f"the given tolerance {asked}" if given
-                else f"the {_dtype_name(expected.dtype)} tolerance")
+        asked = ", ".join(
+            f"{k}={v:g}" for k, v in (("rtol", rtol_in), ("atol", atol_in)) if v is not None
+        )
+        what = (
+            f"the given tolerance {asked}"
+            if given
+            else f"the {_dtype_name(expected.dtype)} tolerance"
+        )
         if ok:
             line = f"{name}✓ equal within {what if given else what.removeprefix('the ')}"
         elif math.isnan(diff):

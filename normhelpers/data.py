@@ -28,8 +28,16 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
-    "make_2d", "make_cv", "make_nlp", "Digits", "load_digits_tensors", "DIGITS_FILE",
-    "ImageData", "SequenceData", "make_sequences", "pad_batch",
+    "make_2d",
+    "make_cv",
+    "make_nlp",
+    "Digits",
+    "load_digits_tensors",
+    "DIGITS_FILE",
+    "ImageData",
+    "SequenceData",
+    "make_sequences",
+    "pad_batch",
 ]
 
 # the shipped copy of scikit-learn's digits.csv.gz, inside this package
@@ -52,7 +60,11 @@ def make_2d(n: int = 4, d: int = 3, seed: int = 0, dtype: torch.dtype = torch.fl
 
 
 def make_cv(
-    n: int = 2, c: int = 3, h: int = 4, w: int = 4, seed: int = 0,
+    n: int = 2,
+    c: int = 3,
+    h: int = 4,
+    w: int = 4,
+    seed: int = 0,
     dtype: torch.dtype = torch.float32,
 ) -> Tensor:
     """Feature maps ``x_cv`` of shape (N, C, H, W): N images of C channels of H x W."""
@@ -60,7 +72,10 @@ def make_cv(
 
 
 def make_nlp(
-    n: int = 2, l: int = 3, d: int = 4, seed: int = 0,  # noqa: E741 (L is the book's notation)
+    n: int = 2,
+    l: int = 3,  # noqa: E741 (L is the book's notation)
+    d: int = 4,
+    seed: int = 0,
     dtype: torch.dtype = torch.float32,
 ) -> Tensor:
     """Token states ``x_nlp`` of shape (N, L, D): N sequences of L tokens of D features."""
@@ -147,8 +162,14 @@ def pad_batch(tokens: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
     return tokens[:, :width], mask
 
 
-def make_sequences(n: int, min_len: int = 3, max_len: int = 20, n_groups: int = 4,
-                   tokens_per_group: int = 3, seed: int = 0) -> SequenceData:
+def make_sequences(
+    n: int,
+    min_len: int = 3,
+    max_len: int = 20,
+    n_groups: int = 4,
+    tokens_per_group: int = 3,
+    seed: int = 0,
+) -> SequenceData:
     """A generated sequence-classification task with variable lengths.
 
     Vocabulary: token 0 is padding; the real tokens 1 .. G*K form G = ``n_groups`` groups of

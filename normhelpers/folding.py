@@ -93,8 +93,10 @@ def fold_bn_into_conv(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     for a transposed convolution (its weight is laid out (C_in, C_out / groups, *kernel)).
     """
     if getattr(conv, "transposed", False):
-        raise TypeError(f"{type(conv).__name__} is transposed: fold_bn_into_conv needs a "
-                        "convolution whose weight has the output channels in dim 0")
+        raise TypeError(
+            f"{type(conv).__name__} is transposed: fold_bn_into_conv needs a "
+            "convolution whose weight has the output channels in dim 0"
+        )
     _check_foldable(bn, conv.out_channels, type(conv).__name__, list(conv.weight.shape))
     return _folded(conv, bn)
 

@@ -147,8 +147,12 @@ def batch_norm(
             f"batch_norm expects input of shape (N, C, *), got shape {list(input.shape)}"
         )
     C = input.shape[1]
-    for name, t in [("running_mean", running_mean), ("running_var", running_var),
-                    ("weight", weight), ("bias", bias)]:
+    for name, t in [
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+        ("weight", weight),
+        ("bias", bias),
+    ]:
         _check_vector(name, t, C, "channel", input)
     dims = [0] + list(range(2, input.dim()))  # every dim except the channel dim 1
     shape = [1, C] + [1] * (input.dim() - 2)  # (1, C, 1, ..., 1)
@@ -196,8 +200,12 @@ def instance_norm(
             f"{list(input.shape)}"
         )
     C = input.shape[1]
-    for name, t in [("running_mean", running_mean), ("running_var", running_var),
-                    ("weight", weight), ("bias", bias)]:
+    for name, t in [
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+        ("weight", weight),
+        ("bias", bias),
+    ]:
         _check_vector(name, t, C, "channel", input)
     dims = list(range(2, input.dim()))  # spatial dims only
     shape = [1, C] + [1] * (input.dim() - 2)
@@ -206,8 +214,7 @@ def instance_norm(
         mean, var = moments(x, dims)
         if n > 0:  # no spatial element (e.g. L = 0): torch leaves running_* as they are
             update_running(running_mean, mean.detach().mean(0).reshape(C), momentum)
-            update_running(running_var, (var.detach() * n / (n - 1)).mean(0).reshape(C),
-                           momentum)
+            update_running(running_var, (var.detach() * n / (n - 1)).mean(0).reshape(C), momentum)
     else:
         if running_mean is None or running_var is None:
             raise RuntimeError("instance_norm with use_input_stats=False needs running statistics")

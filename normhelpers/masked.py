@@ -29,9 +29,17 @@ def _check_mask(x: Tensor, mask: Tensor) -> None:
         )
 
 
-def masked_batch_norm(x: Tensor, mask: Tensor, running_mean: Tensor | None,
-                      running_var: Tensor | None, weight: Tensor | None, bias: Tensor | None,
-                      training: bool, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+def masked_batch_norm(
+    x: Tensor,
+    mask: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    training: bool,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
     """BatchNorm over the real tokens of (N, L, D) ``x``: padding never enters the statistics.
 
     mask: (N, L), True on real tokens. weight, bias, running_mean, running_var: (D,) or None.
@@ -76,6 +84,14 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
         # as nn.BatchNorm1d: batch statistics in training, and in eval without running ones
         use_batch_stats = self.training or self.running_mean is None
         keep = not self.training or self.track_running_stats
-        return masked_batch_norm(input, mask, self.running_mean if keep else None,
-                                 self.running_var if keep else None, self.weight, self.bias,
-                                 use_batch_stats, momentum or 0.0, self.eps)
+        return masked_batch_norm(
+            input,
+            mask,
+            self.running_mean if keep else None,
+            self.running_var if keep else None,
+            self.weight,
+            self.bias,
+            use_batch_stats,
+            momentum or 0.0,
+            self.eps,
+        )

@@ -22,9 +22,15 @@ from normhelpers import functional as NF
 from normhelpers._norm_base import NormBase, register_affine, reset_affine
 
 __all__ = [
-    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d",
-    "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
-    "LayerNorm", "GroupNorm", "RMSNorm",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
+    "LayerNorm",
+    "GroupNorm",
+    "RMSNorm",
 ]
 
 
@@ -50,7 +56,11 @@ class _BatchNorm(NormBase):
             input,
             self.running_mean if keep else None,
             self.running_var if keep else None,
-            self.weight, self.bias, use_batch_stats, factor, self.eps,
+            self.weight,
+            self.bias,
+            use_batch_stats,
+            factor,
+            self.eps,
         )
 
 
@@ -93,12 +103,19 @@ class _InstanceNorm(NormBase):
         *,
         bias: bool = True,
     ) -> None:
-        super().__init__(num_features, eps, momentum, affine, track_running_stats,
-                         device, dtype, bias=bias)
+        super().__init__(
+            num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias
+        )
 
     def _load_from_state_dict(
-        self, state_dict: dict[str, Any], prefix: str, local_metadata: dict[str, Any],
-        strict: bool, missing_keys: list[str], unexpected_keys: list[str], error_msgs: list[str],
+        self,
+        state_dict: dict[str, Any],
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
     ) -> None:
         """Checkpoints without a version (torch < 0.4) kept running statistics even when
         track_running_stats=False: name them in an error and drop them, as torch does."""
@@ -113,8 +130,9 @@ class _InstanceNorm(NormBase):
                 )
                 for key in keys:
                     del state_dict[key]
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict,
-                                      missing_keys, unexpected_keys, error_msgs)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
 
     def forward(self, input: Tensor) -> Tensor:
         self._check_input_dim(input)
@@ -127,13 +145,21 @@ class _InstanceNorm(NormBase):
                     f"({self.num_features}), but got: {input.shape[feature_dim]} "
                     f"(input shape {list(input.shape)})."
                 )
-            warnings.warn(f"input's size at dim={feature_dim} does not match num_features. "
-                          "It is not used because affine=False", stacklevel=2)
+            warnings.warn(
+                f"input's size at dim={feature_dim} does not match num_features. "
+                "It is not used because affine=False",
+                stacklevel=2,
+            )
         x = input.unsqueeze(0) if unbatched else input
         y = NF.instance_norm(
-            x, self.running_mean, self.running_var, self.weight, self.bias,
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
             self.training or not self.track_running_stats,
-            0.0 if self.momentum is None else self.momentum, self.eps,
+            0.0 if self.momentum is None else self.momentum,
+            self.eps,
         )
         return y.squeeze(0) if unbatched else y
 
@@ -187,8 +213,10 @@ class LayerNorm(nn.Module):
         return NF.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return (f"{self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, "
+            f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
+        )
 
 
 class GroupNorm(nn.Module):
@@ -211,7 +239,11 @@ class GroupNorm(nn.Module):
                 f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})"
             )
         self.num_groups, self.num_channels, self.eps, self.affine = (
-            num_groups, num_channels, eps, affine)
+            num_groups,
+            num_channels,
+            eps,
+            affine,
+        )
         register_affine(self, (num_channels,), affine, bias, device, dtype)
 
     def reset_parameters(self) -> None:
@@ -222,8 +254,10 @@ class GroupNorm(nn.Module):
         return NF.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
-                f"bias={self.bias is not None}")
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class RMSNorm(nn.Module):
@@ -254,5 +288,6 @@ class RMSNorm(nn.Module):
         return NF.rms_norm(x, self.normalized_shape, self.weight, self.eps)
 
     def extra_repr(self) -> str:
-        return (f"{self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}")
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        )

@@ -20,7 +20,11 @@ import torch
 from torch import Tensor
 
 __all__ = [
-    "var_one_pass", "var_two_pass", "two_pass_stats", "welford_stats", "var_welford",
+    "var_one_pass",
+    "var_two_pass",
+    "two_pass_stats",
+    "welford_stats",
+    "var_welford",
     "merge_stats",
 ]
 
@@ -69,8 +73,12 @@ def var_welford(x: Tensor) -> Tensor:
 
 
 def merge_stats(
-    count_a: int | Tensor, mean_a: Tensor, m2_a: Tensor,
-    count_b: int | Tensor, mean_b: Tensor, m2_b: Tensor,
+    count_a: int | Tensor,
+    mean_a: Tensor,
+    m2_a: Tensor,
+    count_b: int | Tensor,
+    mean_b: Tensor,
+    m2_b: Tensor,
 ) -> tuple[int | Tensor, Tensor, Tensor]:
     r"""(count, mean, M2) of the union of two disjoint parts A and B, from theirs.
 

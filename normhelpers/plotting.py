@@ -34,12 +34,12 @@ __all__ = [
 
 # Okabe & Ito's colour-blind-safe palette, one colour per norm, used by every chapter.
 COLORS: dict[str, str] = {
-    "batch": "#0072B2",     # blue
-    "layer": "#D55E00",     # vermillion
+    "batch": "#0072B2",  # blue
+    "layer": "#D55E00",  # vermillion
     "instance": "#009E73",  # bluish green
-    "group": "#CC79A7",     # reddish purple
-    "rms": "#E69F00",       # orange
-    "none": "#7F7F7F",      # grey: no normalization
+    "group": "#CC79A7",  # reddish purple
+    "rms": "#E69F00",  # orange
+    "none": "#7F7F7F",  # grey: no normalization
 }
 
 NAMES: dict[str, str] = {
@@ -53,9 +53,9 @@ NAMES: dict[str, str] = {
 
 # Sizes of the drawn block, in the layout's dim order. C (or D) = 6 splits into 1, 2, 3, 6 groups.
 _CUBE_SIZES: dict[str, tuple[int, ...]] = {
-    "2d": (5, 6),          # N, D
-    "cv": (4, 6, 2, 3),    # N, C, H, W  (drawn as N x C x H·W = 4 x 6 x 6)
-    "nlp": (4, 5, 6),      # N, L, D
+    "2d": (5, 6),  # N, D
+    "cv": (4, 6, 2, 3),  # N, C, H, W  (drawn as N x C x H·W = 4 x 6 x 6)
+    "nlp": (4, 5, 6),  # N, L, D
 }
 
 _DEPTH = (0.45 * math.cos(math.radians(40)), 0.45 * math.sin(math.radians(40)))  # one N step
@@ -86,9 +86,7 @@ def setup_style() -> None:
     )
 
 
-def shaded_cells(
-    kind: str, layout: str, sizes: Sequence[int], groups: int = 2
-) -> np.ndarray:
+def shaded_cells(kind: str, layout: str, sizes: Sequence[int], groups: int = 2) -> np.ndarray:
     """Which elements share one statistic with element ``[0, 0, ...]``.
 
     sizes: the tensor shape in the layout's dim order, e.g. (N, C, H, W) for "cv".
@@ -165,18 +163,34 @@ def _draw_block(ax: Axes, block: np.ndarray, color: str, splits: Sequence[int] =
     for z in range(n_depth):  # right face: last column
         for y in range(n_y):
             top = n_y - y
-            polys.append([p(n_x, top - 1, z), p(n_x, top - 1, z + 1), p(n_x, top, z + 1),
-                          p(n_x, top, z)])
-            colors.append(_face_color(color, -0.25) if block[z, n_x - 1, y]
-                          else _face_color(empty, -0.12))
+            polys.append(
+                [p(n_x, top - 1, z), p(n_x, top - 1, z + 1), p(n_x, top, z + 1), p(n_x, top, z)]
+            )
+            colors.append(
+                _face_color(color, -0.25) if block[z, n_x - 1, y] else _face_color(empty, -0.12)
+            )
     ax.add_collection(PolyCollection(polys, facecolors=colors, edgecolors="white", linewidths=0.8))
-    outline = [p(0, 0, 0), p(n_x, 0, 0), p(n_x, 0, n_depth), p(n_x, n_y, n_depth),
-               p(0, n_y, n_depth), p(0, n_y, 0)]
+    outline = [
+        p(0, 0, 0),
+        p(n_x, 0, 0),
+        p(n_x, 0, n_depth),
+        p(n_x, n_y, n_depth),
+        p(0, n_y, n_depth),
+        p(0, n_y, 0),
+    ]
     lines = [outline] + [[p(x, 0, 0), p(x, n_y, 0), p(x, n_y, n_depth)] for x in splits]
-    ax.add_collection(PolyCollection(lines, facecolors="none", edgecolors="0.25", linewidths=1.0,
-                                     closed=False))
-    ax.add_collection(PolyCollection([[p(0, 0, 0), p(0, n_y, 0)]], facecolors="none",
-                                     edgecolors="0.25", linewidths=1.0, closed=False))
+    ax.add_collection(
+        PolyCollection(lines, facecolors="none", edgecolors="0.25", linewidths=1.0, closed=False)
+    )
+    ax.add_collection(
+        PolyCollection(
+            [[p(0, 0, 0), p(0, n_y, 0)]],
+            facecolors="none",
+            edgecolors="0.25",
+            linewidths=1.0,
+            closed=False,
+        )
+    )
 
 
 def _draw_grid(ax: Axes, grid: np.ndarray, color: str, splits: Sequence[int] = ()) -> None:
@@ -195,8 +209,9 @@ def _draw_grid(ax: Axes, grid: np.ndarray, color: str, splits: Sequence[int] = (
     ax.add_collection(PolyCollection(polys, facecolors=colors, edgecolors="white", linewidths=0.8))
     lines = [[(0, 0), (n_cols, 0), (n_cols, n_rows), (0, n_rows), (0, 0)]]
     lines += [[(x, 0), (x, n_rows)] for x in splits]
-    ax.add_collection(PolyCollection(lines, facecolors="none", edgecolors="0.25", linewidths=1.0,
-                                     closed=False))
+    ax.add_collection(
+        PolyCollection(lines, facecolors="none", edgecolors="0.25", linewidths=1.0, closed=False)
+    )
 
 
 def plot_axis_cube(kind: str, layout: str = "cv", groups: int = 2, ax: Axes | None = None) -> Axes:
@@ -217,8 +232,7 @@ def plot_axis_cube(kind: str, layout: str = "cv", groups: int = 2, ax: Axes | No
         grid = block[0].T  # rows = samples
         _draw_grid(ax, grid, color, splits)
         ax.text(n_x / 2, -0.35, name_x, ha="center", va="top")
-        ax.text(-0.35, grid.shape[0] / 2, name_n, ha="right", va="center",
-                rotation=90)
+        ax.text(-0.35, grid.shape[0] / 2, name_n, ha="right", va="center", rotation=90)
         ax.set_xlim(-1.3, n_x + 0.3)
         ax.set_ylim(-1.3, grid.shape[0] + 0.3)
     else:
@@ -226,8 +240,9 @@ def plot_axis_cube(kind: str, layout: str = "cv", groups: int = 2, ax: Axes | No
         dx, dy = _DEPTH
         ax.text(n_x / 2, -0.35, name_x, ha="center", va="top")
         ax.text(-0.35, n_y / 2, name_y, ha="right", va="center", rotation=90)
-        ax.text(n_x + n_depth * dx / 2 + 0.3, n_depth * dy / 2 - 0.1, name_n, ha="left",
-                va="center")
+        ax.text(
+            n_x + n_depth * dx / 2 + 0.3, n_depth * dy / 2 - 0.1, name_n, ha="left", va="center"
+        )
         ax.set_xlim(-1.3, n_x + n_depth * dx + 1.0)
         ax.set_ylim(-1.3, n_y + n_depth * dy + 0.3)
     title = NAMES[kind] + (f" (G = {groups})" if kind == "group" else "")
@@ -253,7 +268,7 @@ def plot_axis_cubes(
 
 
 def _mean_std(values: np.ndarray) -> str:
-    """"mean 0.12, std 1.00" (population std), with -0.00 printed as 0.00."""
+    """ "mean 0.12, std 1.00" (population std), with -0.00 printed as 0.00."""
     mean = round(float(values.mean()), 2) + 0.0
     std = round(float(values.std()), 2) + 0.0
     return f"mean {mean:.2f}, std {std:.2f}"

@@ -43,8 +43,15 @@ from torch import Tensor
 from normhelpers.functional import affine, moments, standardize, upcast, update_running
 
 __all__ = [
-    "AllReduceSum", "all_reduce_sum", "all_gather_rows", "sync_batch_norm",
-    "launch", "single_process_group", "TwoProcessResult", "bn_worker", "run_two_process_demo",
+    "AllReduceSum",
+    "all_reduce_sum",
+    "all_gather_rows",
+    "sync_batch_norm",
+    "launch",
+    "single_process_group",
+    "TwoProcessResult",
+    "bn_worker",
+    "run_two_process_demo",
 ]
 
 
@@ -120,7 +127,7 @@ def sync_batch_norm(
     mean_r, var_r = moments(h, dims)  # this rank's own statistics, (1, C, 1, ...) each
     row = torch.cat([mean_r.new_tensor([n_r]), mean_r.reshape(c), var_r.reshape(c) * n_r])
     table = all_gather_rows(row, group)  # (P, 2C + 1): n_r, mean_r, M2_r; one message
-    counts, means, m2s = table[:, :1], table[:, 1:c + 1], table[:, c + 1:]
+    counts, means, m2s = table[:, :1], table[:, 1 : c + 1], table[:, c + 1 :]
     n = counts.sum()
     mean = (counts * means).sum(dim=0) / n  # (C,)
     var = (m2s.sum(dim=0) + (counts * (means - mean) ** 2).sum(dim=0)) / n  # biased, (C,)
@@ -166,16 +173,18 @@ def single_process_group() -> Iterator[None]:
         dist.destroy_process_group()
 
 
-def _worker(rank: int, world_size: int, fn: Callable[..., Any], args: tuple, folder: str,
-            timeout: float) -> None:
+def _worker(
+    rank: int, world_size: int, fn: Callable[..., Any], args: tuple, folder: str, timeout: float
+) -> None:
     """Body of process ``rank``: join the gloo group through the FileStore in ``folder``, run
     ``fn(rank, world_size, *args)`` and save what it returns to ``folder/rank<r>.pt`` (or its
     traceback to ``rank<r>.err``: the partner of a failed rank fails too, and the parent shows
     both)."""
     torch.set_num_threads(1)  # a forked child must not reuse the parent's thread pool
     store = dist.FileStore(str(Path(folder) / "store"), world_size)
-    dist.init_process_group("gloo", store=store, rank=rank, world_size=world_size,
-                            timeout=timedelta(seconds=timeout))
+    dist.init_process_group(
+        "gloo", store=store, rank=rank, world_size=world_size, timeout=timedelta(seconds=timeout)
+    )
     try:
         result = fn(rank, world_size, *args)
     except Exception:
@@ -203,9 +212,14 @@ def launch(
     """
     method = start_method or ("fork" if sys.platform.startswith("linux") else "spawn")
     with tempfile.TemporaryDirectory() as folder, _quiet_environment():
-        context = mp.start_processes(_worker, (world_size, fn, args, folder, timeout),
-                                     nprocs=world_size, join=False, daemon=True,
-                                     start_method=method)
+        context = mp.start_processes(
+            _worker,
+            (world_size, fn, args, folder, timeout),
+            nprocs=world_size,
+            join=False,
+            daemon=True,
+            start_method=method,
+        )
         deadline = time.monotonic() + timeout
         try:
             while not context.join(timeout=max(0.0, deadline - time.monotonic())):
@@ -238,8 +252,15 @@ class TwoProcessResult:
 
 
 def bn_worker(
-    rank: int, world_size: int, batches: list[Tensor], grad_outputs: list[Tensor],
-    weight: Tensor, bias: Tensor, momentum: float, eps: float, sizes: list[int],
+    rank: int,
+    world_size: int,
+    batches: list[Tensor],
+    grad_outputs: list[Tensor],
+    weight: Tensor,
+    bias: Tensor,
+    momentum: float,
+    eps: float,
+    sizes: list[int],
 ) -> dict[str, Tensor]:
     """One rank of :func:`run_two_process_demo`: a training step per batch on its samples."""
     start = sum(sizes[:rank])
@@ -254,8 +275,14 @@ def bn_worker(
         (y * grad_output[rows]).sum().backward()  # a scalar loss whose gradient is grad_output
     for grad in (weight.grad, bias.grad):  # parameters: sum over the ranks (DDP averages)
         dist.all_reduce(grad)
-    return {"output": y.detach(), "grad_input": x_r.grad, "grad_weight": weight.grad,
-            "grad_bias": bias.grad, "running_mean": running_mean, "running_var": running_var}
+    return {
+        "output": y.detach(),
+        "grad_input": x_r.grad,
+        "grad_weight": weight.grad,
+        "grad_bias": bias.grad,
+        "running_mean": running_mean,
+        "running_var": running_var,
+    }
 
 
 def run_two_process_demo(

@@ -38,11 +38,26 @@ from normhelpers.data import ImageData, SequenceData, make_sequences, pad_batch
 from normhelpers.masked import MaskedBatchNorm1d, masked_batch_norm
 
 __all__ = [
-    "NORM_KINDS", "norm2d", "make_cnn", "norm1d", "make_mlp",
-    "ImageData", "SequenceData", "make_sequences", "pad_batch",
-    "masked_batch_norm", "MaskedBatchNorm1d", "SequenceClassifier", "make_sequence_model",
+    "NORM_KINDS",
+    "norm2d",
+    "make_cnn",
+    "norm1d",
+    "make_mlp",
+    "ImageData",
+    "SequenceData",
+    "make_sequences",
+    "pad_batch",
+    "masked_batch_norm",
+    "MaskedBatchNorm1d",
+    "SequenceClassifier",
+    "make_sequence_model",
     "RunningStatsBatchNorm2d",
-    "History", "MomentumSGD", "fit", "train_epoch", "accuracy", "evaluate",
+    "History",
+    "MomentumSGD",
+    "fit",
+    "train_epoch",
+    "accuracy",
+    "evaluate",
 ]
 
 NORM_KINDS: tuple[str, ...] = ("none", "batch", "layer", "instance", "group")
@@ -76,8 +91,13 @@ def norm2d(kind: str, channels: int, groups: int = 4) -> nn.Module:
     return layers[kind]()
 
 
-def make_cnn(kind: str, channels: tuple[int, int] = (8, 16), groups: int = 4,
-             conv_bias: bool | None = None, seed: int = 0) -> nn.Sequential:
+def make_cnn(
+    kind: str,
+    channels: tuple[int, int] = (8, 16),
+    groups: int = 4,
+    conv_bias: bool | None = None,
+    seed: int = 0,
+) -> nn.Sequential:
     """A CNN for (N, 1, 8, 8) images -> (N, 10) logits, with the norm ``kind`` after each conv.
 
     conv 3x3 (1 -> C1), norm, ReLU: (N, C1, 8, 8);  conv 3x3 stride 2 (C1 -> C2), norm, ReLU:
@@ -89,9 +109,14 @@ def make_cnn(kind: str, channels: tuple[int, int] = (8, 16), groups: int = 4,
     c1, c2 = channels
     bias = kind == "none" if conv_bias is None else conv_bias
     return nn.Sequential(
-        nn.Conv2d(1, c1, 3, padding=1, bias=bias), norm2d(kind, c1, groups), nn.ReLU(),
-        nn.Conv2d(c1, c2, 3, stride=2, padding=1, bias=bias), norm2d(kind, c2, groups), nn.ReLU(),
-        nn.Flatten(), nn.Linear(16 * c2, 10),
+        nn.Conv2d(1, c1, 3, padding=1, bias=bias),
+        norm2d(kind, c1, groups),
+        nn.ReLU(),
+        nn.Conv2d(c1, c2, 3, stride=2, padding=1, bias=bias),
+        norm2d(kind, c2, groups),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(16 * c2, 10),
     )
 
 
@@ -109,8 +134,9 @@ def norm1d(kind: str, features: int, groups: int = 4) -> nn.Module:
         "group": lambda: nn.GroupNorm(groups, features),
     }
     if kind not in layers:
-        raise ValueError(f"unknown norm kind {kind!r} for (N, D) features; "
-                         f"choose from {sorted(layers)}")
+        raise ValueError(
+            f"unknown norm kind {kind!r} for (N, D) features; choose from {sorted(layers)}"
+        )
     return layers[kind]()
 
 
@@ -123,8 +149,12 @@ def make_mlp(kind: str, hidden: int = 32, groups: int = 4, seed: int = 0) -> nn.
     torch.manual_seed(seed)
     return nn.Sequential(
         nn.Flatten(),
-        nn.Linear(64, hidden), norm1d(kind, hidden, groups), nn.ReLU(),
-        nn.Linear(hidden, hidden), norm1d(kind, hidden, groups), nn.ReLU(),
+        nn.Linear(64, hidden),
+        norm1d(kind, hidden, groups),
+        nn.ReLU(),
+        nn.Linear(hidden, hidden),
+        norm1d(kind, hidden, groups),
+        nn.ReLU(),
         nn.Linear(hidden, 10),
     )
 
@@ -142,10 +172,23 @@ class RunningStatsBatchNorm2d(nn.BatchNorm2d):
     def forward(self, input: Tensor) -> Tensor:
         if self.training:
             with torch.no_grad():  # update the running statistics only
-                F.batch_norm(input, self.running_mean, self.running_var,
-                             training=True, momentum=self.momentum, eps=self.eps)
-        return F.batch_norm(input, self.running_mean, self.running_var, self.weight,
-                            self.bias, training=False, eps=self.eps)
+                F.batch_norm(
+                    input,
+                    self.running_mean,
+                    self.running_var,
+                    training=True,
+                    momentum=self.momentum,
+                    eps=self.eps,
+                )
+        return F.batch_norm(
+            input,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            training=False,
+            eps=self.eps,
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,8 +208,12 @@ class SequenceClassifier(nn.Module):
 
     def __init__(self, kind: str, vocab: int, dim: int = 16, classes: int = 4) -> None:
         super().__init__()
-        norms = {"none": nn.Identity, "batch": nn.BatchNorm1d, "layer": nn.LayerNorm,
-                 "masked_batch": MaskedBatchNorm1d}
+        norms = {
+            "none": nn.Identity,
+            "batch": nn.BatchNorm1d,
+            "layer": nn.LayerNorm,
+            "masked_batch": MaskedBatchNorm1d,
+        }
         if kind not in norms:
             raise ValueError(f"unknown norm kind {kind!r}; choose from {sorted(norms)}")
         self.kind = kind
@@ -191,8 +238,9 @@ class SequenceClassifier(nn.Module):
         return self.head(pooled)
 
 
-def make_sequence_model(kind: str, vocab: int = 13, dim: int = 16, classes: int = 4,
-                        seed: int = 0) -> SequenceClassifier:
+def make_sequence_model(
+    kind: str, vocab: int = 13, dim: int = 16, classes: int = 4, seed: int = 0
+) -> SequenceClassifier:
     """:class:`SequenceClassifier` with parameters initialised after ``torch.manual_seed(seed)``."""
     torch.manual_seed(seed)
     return SequenceClassifier(kind, vocab, dim, classes)
@@ -274,8 +322,9 @@ class MomentumSGD:
                     p.sub_(v, alpha=self.lr)
 
 
-def train_epoch(model: nn.Module, opt: MomentumSGD, data: Data, batch_size: int,
-                gen: torch.Generator) -> float:
+def train_epoch(
+    model: nn.Module, opt: MomentumSGD, data: Data, batch_size: int, gen: torch.Generator
+) -> float:
     """One pass over ``data`` in a shuffled order drawn from ``gen``; the mean batch loss.
 
     The last, incomplete batch is dropped (BatchNorm cannot train on a batch of one).
@@ -284,7 +333,7 @@ def train_epoch(model: nn.Module, opt: MomentumSGD, data: Data, batch_size: int,
     order = torch.randperm(data.size, generator=gen)
     losses = []
     for start in range(0, data.size - batch_size + 1, batch_size):
-        inputs, y = data.batch(order[start:start + batch_size])
+        inputs, y = data.batch(order[start : start + batch_size])
         loss = F.cross_entropy(model(*inputs), y)
         opt.zero_grad()
         loss.backward()
@@ -293,8 +342,17 @@ def train_epoch(model: nn.Module, opt: MomentumSGD, data: Data, batch_size: int,
     return sum(losses) / len(losses)
 
 
-def fit(model: nn.Module, train: Data, test: Data, *, epochs: int = 5, batch_size: int = 32,
-        lr: float = 0.05, momentum: float = 0.9, seed: int = 0) -> History:
+def fit(
+    model: nn.Module,
+    train: Data,
+    test: Data,
+    *,
+    epochs: int = 5,
+    batch_size: int = 32,
+    lr: float = 0.05,
+    momentum: float = 0.9,
+    seed: int = 0,
+) -> History:
     """Train ``model`` with :class:`MomentumSGD` and cross-entropy; metrics per epoch.
 
     Batches are drawn with a ``torch.Generator`` seeded with ``seed``. If the mean loss of an

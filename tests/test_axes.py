@@ -31,8 +31,9 @@ def channels_first(f, x: torch.Tensor, layout: str) -> torch.Tensor:
 def torch_reference(x: torch.Tensor, kind: str, layout: str) -> torch.Tensor:
     trailing = list(x.shape[1:]) if layout == "cv" else [x.shape[-1]]  # LayerNorm / RMSNorm
     if kind == "batch":
-        return channels_first(lambda t: F.batch_norm(t, None, None, training=True, eps=EPS),
-                              x, layout)
+        return channels_first(
+            lambda t: F.batch_norm(t, None, None, training=True, eps=EPS), x, layout
+        )
     if kind == "instance":
         return channels_first(lambda t: F.instance_norm(t, eps=EPS), x, layout)
     if kind == "group":
@@ -103,10 +104,12 @@ def test_group_normalize_on_nlp_every_group_count(groups):
 
 def test_group_extremes_match_layer_and_instance():
     x = sample("cv")
-    torch.testing.assert_close(nh.normalize(x, "group", "cv", groups=1),
-                               nh.normalize(x, "layer", "cv"))
-    torch.testing.assert_close(nh.normalize(x, "group", "cv", groups=6),
-                               nh.normalize(x, "instance", "cv"))
+    torch.testing.assert_close(
+        nh.normalize(x, "group", "cv", groups=1), nh.normalize(x, "layer", "cv")
+    )
+    torch.testing.assert_close(
+        nh.normalize(x, "group", "cv", groups=6), nh.normalize(x, "instance", "cv")
+    )
 
 
 INVALID = {

@@ -30,15 +30,16 @@ def test_batch_norm_gradcheck(shape: tuple[int, ...], affine: bool) -> None:
     c = shape[1]
     params = (_f64(c, seed=1), _f64(c, seed=2)) if affine else (None, None)
     inputs = (x, *params) if affine else (x,)
-    assert gradcheck(lambda x, *p: batch_norm_manual(x, *p) if p else batch_norm_manual(x),
-                     inputs)
+    assert gradcheck(lambda x, *p: batch_norm_manual(x, *p) if p else batch_norm_manual(x), inputs)
 
 
-@pytest.mark.parametrize("shape,normalized", [((4, 6), (6,)), ((2, 3, 5), (5,)),
-                                              ((2, 3, 5), (3, 5))])
+@pytest.mark.parametrize(
+    "shape,normalized", [((4, 6), (6,)), ((2, 3, 5), (5,)), ((2, 3, 5), (3, 5))]
+)
 @pytest.mark.parametrize("affine", [True, False])
-def test_layer_norm_gradcheck(shape: tuple[int, ...], normalized: tuple[int, ...],
-                              affine: bool) -> None:
+def test_layer_norm_gradcheck(
+    shape: tuple[int, ...], normalized: tuple[int, ...], affine: bool
+) -> None:
     x = _f64(*shape)
     if affine:
         w, b = _f64(*normalized, seed=1), _f64(*normalized, seed=2)
@@ -47,8 +48,9 @@ def test_layer_norm_gradcheck(shape: tuple[int, ...], normalized: tuple[int, ...
         assert gradcheck(lambda x: layer_norm_manual(x, normalized), (x,))
 
 
-def _grads(fn, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor,
-           dy: torch.Tensor) -> tuple[torch.Tensor, ...]:
+def _grads(
+    fn, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, dy: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
     leaves = [t.detach().clone().requires_grad_() for t in (x, w, b)]
     return torch.autograd.grad(fn(*leaves), leaves, dy)
 
@@ -59,8 +61,7 @@ def test_batch_norm_matches_torch_and_autograd(shape: tuple[int, ...]) -> None:
     dy = torch.randn(shape)
     ours = _grads(batch_norm_manual, x, w, b, dy)
     torch_ = _grads(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), x, w, b, dy)
-    scratch = _grads(lambda x, w, b: NF.batch_norm(x, None, None, w, b, training=True),
-                     x, w, b, dy)
+    scratch = _grads(lambda x, w, b: NF.batch_norm(x, None, None, w, b, training=True), x, w, b, dy)
     for a, t, s in zip(ours, torch_, scratch, strict=True):
         torch.testing.assert_close(a, t)
         torch.testing.assert_close(a, s)

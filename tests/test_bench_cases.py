@@ -37,6 +37,9 @@ def test_check_returns_the_difference_and_raises_beyond_the_tolerance() -> None:
 def test_baseline_cases_are_clone_copy_and_affine_on_one_shape() -> None:
     shape = bench.SHAPES[("cpu", "tiny")]["cv"]
     found = cases.baseline_cases("cv", shape, torch.float32, torch.device("cpu"))
-    assert [(c.op, c.shape) for c in found] == [("clone", shape), ("copy_", shape),
-                                                 ("affine", shape)]
+    assert [(c.op, c.shape) for c in found] == [
+        ("clone", shape),
+        ("copy_", shape),
+        ("affine", shape),
+    ]
     assert all(c.call().shape == shape and c.max_abs_diff < 1e-5 for c in found)

@@ -32,8 +32,9 @@ def test_one_pass_batch_norm_keeps_bfloat16() -> None:
     w, b = torch.ones(3, dtype=torch.bfloat16), torch.zeros(3, dtype=torch.bfloat16)
     y = bench.batch_norm_one_pass(x, w, b)
     assert y.dtype == torch.bfloat16
-    torch.testing.assert_close(y, F.batch_norm(x, None, None, w, b, training=True), atol=1e-2,
-                               rtol=1.6e-2)
+    torch.testing.assert_close(
+        y, F.batch_norm(x, None, None, w, b, training=True), atol=1e-2, rtol=1.6e-2
+    )
 
 
 def test_one_pass_layer_norm_matches_torch() -> None:
@@ -49,8 +50,9 @@ def test_one_pass_layer_norm_is_accurate_far_from_zero() -> None:
     x = torch.randn(8, 5, 256, generator=torch.Generator().manual_seed(4)) * 0.5 + 1e4
     w, b = torch.ones(256), torch.zeros(256)
     exact = F.layer_norm(x.double(), (256,), None, None, 1e-5)
-    torch.testing.assert_close(bench.layer_norm_one_pass(x, w, b), exact.float(),
-                               atol=2e-3, rtol=0)  # float32 x itself is rounded to 1e-3 here
+    torch.testing.assert_close(
+        bench.layer_norm_one_pass(x, w, b), exact.float(), atol=2e-3, rtol=0
+    )  # float32 x itself is rounded to 1e-3 here
 
 
 def test_one_pass_layer_norm_loses_digits_when_the_first_feature_is_an_outlier() -> None:

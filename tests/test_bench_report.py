@@ -22,13 +22,27 @@ def tiny_report() -> bench.Report:
 
 
 def test_table_has_a_header_with_the_metadata_and_one_line_per_row(
-        tiny_report: bench.Report) -> None:
+    tiny_report: bench.Report,
+) -> None:
     lines = bench.format_table(tiny_report).splitlines()
     first = tiny_report.rows[0]
-    assert lines[0] == (f"{first.device} | {first.threads} threads | torch {torch.__version__} "
-                        f"| float32 | {first.date}")
-    assert lines[1].split() == ["op", "impl", "shape", "median", "ms", "IQR", "ms", "x", "clone",
-                                "limit", "GB/s"]
+    assert lines[0] == (
+        f"{first.device} | {first.threads} threads | torch {torch.__version__} "
+        f"| float32 | {first.date}"
+    )
+    assert lines[1].split() == [
+        "op",
+        "impl",
+        "shape",
+        "median",
+        "ms",
+        "IQR",
+        "ms",
+        "x",
+        "clone",
+        "limit",
+        "GB/s",
+    ]
     assert len(lines) == 2 + len(tiny_report.rows) + 2  # all agree; compile not asked for
     assert lines[2].split()[:2] == ["clone", "torch"] and lines[2].split()[5] == "1.00"
 
@@ -56,9 +70,24 @@ def test_command_line_prints_the_table_and_writes_csv(tmp_path, capsys) -> None:
 
 
 def test_python_dash_m_runs_the_command_line() -> None:
-    done = subprocess.run([sys.executable, "-m", "normhelpers.bench", "--size", "tiny",
-                           "--repeats", "1", "--no-compile", "--threads", "1"],
-                          capture_output=True, text=True, timeout=300, check=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "normhelpers.bench",
+            "--size",
+            "tiny",
+            "--repeats",
+            "1",
+            "--no-compile",
+            "--threads",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     assert "| 1 threads |" in done.stdout and "rms_norm" in done.stdout
 
 

@@ -25,7 +25,8 @@ def tiny_report() -> bench.Report:
 def test_tiny_run_has_every_eager_case(tiny_report: bench.Report) -> None:
     cases = {(r.op, r.impl) for r in tiny_report.rows}
     expected = {("clone", "torch"), ("copy_", "torch"), ("affine", "torch")} | {
-        (op, impl) for op in bench.OPS for impl in ("torch", "scratch")}
+        (op, impl) for op in bench.OPS for impl in ("torch", "scratch")
+    }
     assert cases == expected | {("batch_norm", "onepass"), ("layer_norm", "onepass")}
     for baseline in ("clone", "copy_", "affine"):  # one per input shape
         assert sum(r.op == baseline for r in tiny_report.rows) == 2
@@ -39,7 +40,8 @@ def test_ratios_and_bandwidth_are_positive_and_clone_is_one(tiny_report: bench.R
         if r.op == "clone":
             assert r.ratio_to_clone == 1.0
     assert {r.shape for r in tiny_report.rows} == {
-        "x".join(map(str, s)) for s in bench.SHAPES[("cpu", "tiny")].values()}
+        "x".join(map(str, s)) for s in bench.SHAPES[("cpu", "tiny")].values()
+    }
 
 
 def test_rows_record_the_machine_and_the_thread_count(tiny_report: bench.Report) -> None:
@@ -64,8 +66,15 @@ def test_a_wrong_implementation_stops_the_run(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_bfloat16_run_is_checked_with_bfloat16_tolerance() -> None:
-    report = bench.run("cpu", "bfloat16", "tiny", repeats=1, compile=False,
-                       ops=("batch_norm", "rms_norm"), min_call_s=0.0)
+    report = bench.run(
+        "cpu",
+        "bfloat16",
+        "tiny",
+        repeats=1,
+        compile=False,
+        ops=("batch_norm", "rms_norm"),
+        min_call_s=0.0,
+    )
     assert {r.dtype for r in report.rows} == {"bfloat16"}
     assert all(r.max_abs_diff < 0.1 for r in report.rows)
 
@@ -74,6 +83,7 @@ def test_compile_failure_is_reported_not_raised(monkeypatch: pytest.MonkeyPatch)
     def broken_compile(fn, **kwargs):
         def compiled(*args):
             raise RuntimeError("no C++ compiler found\nsecond line")
+
         return compiled
 
     monkeypatch.setattr(torch, "compile", broken_compile)
@@ -92,10 +102,19 @@ def test_tiny_run_on_cuda() -> None:
 
 @pytest.mark.skipif(os.environ.get("NORMBOOK_SLOW") != "1", reason="set NORMBOOK_SLOW=1")
 def test_compiled_rows_are_checked_too() -> None:
-    report = bench.run("cpu", "float32", "tiny", repeats=1,
-                       ops=("batch_norm", "layer_norm"), impls=("torch", "scratch+compile",
-                                                                "onepass+compile"))
+    report = bench.run(
+        "cpu",
+        "float32",
+        "tiny",
+        repeats=1,
+        ops=("batch_norm", "layer_norm"),
+        impls=("torch", "scratch+compile", "onepass+compile"),
+    )
     assert report.compile_note is None
     impls = {(r.op, r.impl) for r in report.rows}
-    assert {("batch_norm", "scratch+compile"), ("batch_norm", "onepass+compile"),
-            ("layer_norm", "scratch+compile"), ("layer_norm", "onepass+compile")} <= impls
+    assert {
+        ("batch_norm", "scratch+compile"),
+        ("batch_norm", "onepass+compile"),
+        ("layer_norm", "scratch+compile"),
+        ("layer_norm", "onepass+compile"),
+    } <= impls

@@ -37,8 +37,9 @@ def test_the_rounds_visit_the_calls_in_turn() -> None:
 
 def test_a_call_against_itself_is_near_one_and_a_longer_one_is_not() -> None:
     short, longer = _sleep(0.002), _sleep(0.008)
-    first, second, third = timing.time_interleaved([short, short, longer], repeats=5,
-                                                   min_block_s=0.0)
+    first, second, third = timing.time_interleaved(
+        [short, short, longer], repeats=5, min_block_s=0.0
+    )
     assert 0.7 < first.median / second.median < 1.4
     assert 2.0 < third.median / first.median < 4.5  # about (8 + overhead) / (2 + overhead)
 
@@ -55,7 +56,11 @@ def test_the_thread_count_is_recorded() -> None:
     [m] = timing.time_interleaved([_sleep(0.0)], repeats=1, min_block_s=0.0)
     assert m.num_threads == threads
     seen: list[int] = []
-    [m] = timing.time_interleaved([lambda: seen.append(torch.get_num_threads())], repeats=1,
-                                  min_block_s=0.0, num_threads=threads + 1)
+    [m] = timing.time_interleaved(
+        [lambda: seen.append(torch.get_num_threads())],
+        repeats=1,
+        min_block_s=0.0,
+        num_threads=threads + 1,
+    )
     assert m.num_threads == threads + 1 and set(seen) == {threads + 1}
     assert torch.get_num_threads() == threads  # restored after the timing

@@ -52,10 +52,14 @@ def test_real_mismatch_shows_its_size_and_ratio(capsys):
 def test_ratio_uses_two_significant_digits():
     zero = torch.zeros(3)
     assert "(100× the float32 tolerance)" in nh.compare(zero + 1e-3, zero, quiet=True).line
-    assert "(3× the given tolerance atol=0.001)" in nh.compare(
-        zero + 3e-3, zero, atol=1e-3, quiet=True).line
-    assert "(far above the given tolerance rtol=0, atol=0)" in nh.compare(
-        zero + 1e-9, zero, rtol=0.0, atol=0.0, quiet=True).line
+    assert (
+        "(3× the given tolerance atol=0.001)"
+        in nh.compare(zero + 3e-3, zero, atol=1e-3, quiet=True).line
+    )
+    assert (
+        "(far above the given tolerance rtol=0, atol=0)"
+        in nh.compare(zero + 1e-9, zero, rtol=0.0, atol=0.0, quiet=True).line
+    )
 
 
 def test_no_label_means_no_prefix(capsys):

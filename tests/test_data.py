@@ -100,8 +100,11 @@ def test_digits_split_is_seeded_and_disjoint(digits):
     original = torch.tensor(load_digits().data / 16.0, dtype=torch.float32)
     split = torch.cat([digits.x_train, digits.x_test]).flatten(1)
     assert split.shape == original.shape
-    for a, b in zip(torch.unique(split, dim=0, return_counts=True),
-                    torch.unique(original, dim=0, return_counts=True), strict=True):
+    for a, b in zip(
+        torch.unique(split, dim=0, return_counts=True),
+        torch.unique(original, dim=0, return_counts=True),
+        strict=True,
+    ):
         assert torch.equal(a, b)
     smaller = nh.load_digits_tensors(test_fraction=0.1)
     assert smaller.x_test.shape[0] == 180 and smaller.x_train.shape[0] == 1617
@@ -155,8 +158,10 @@ def test_shipped_digits_table_equals_scikit_learn_exactly() -> None:
 
 def test_loading_the_digits_imports_no_scikit_learn() -> None:
     """The point of the shipped copy: no sklearn import (about a second) in the chapters."""
-    code = ("import sys, normhelpers as nh; d = nh.load_digits_tensors(); "
-            "assert d.x_train.shape == (1348, 1, 8, 8); print('sklearn' in sys.modules)")
+    code = (
+        "import sys, normhelpers as nh; d = nh.load_digits_tensors(); "
+        "assert d.x_train.shape == (1348, 1, 8, 8); print('sklearn' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

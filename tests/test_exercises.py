@@ -51,8 +51,23 @@ COMMON = {  # mistake name -> the knobs of norm()
     "variance of the uncentered values": {"var": "meansq"},
 }
 
-FORBIDDEN = (".mean(", ".var(", ".std(", "sqrt(", "keepdim", "dim=", "unbiased=", "correction",
-             ".view(", ".reshape(", "lambda", "return ", "def ", "torch.var", "torch.sqrt")
+FORBIDDEN = (
+    ".mean(",
+    ".var(",
+    ".std(",
+    "sqrt(",
+    "keepdim",
+    "dim=",
+    "unbiased=",
+    "correction",
+    ".view(",
+    ".reshape(",
+    "lambda",
+    "return ",
+    "def ",
+    "torch.var",
+    "torch.sqrt",
+)
 
 
 def with_knobs(impl, knobs):
@@ -73,14 +88,16 @@ def bn(x, w, b, eps, dims=None, affine="after", **knobs):
 
 
 BN_WRONG = {
-    "wrong axes: one mean per sample (that is LayerNorm)":
-        lambda x, w, b, eps: bn(x, w, b, eps, dims=lambda x: list(range(1, x.dim()))),
-    "wrong axes: averaged over the batch dim only":
-        lambda x, w, b, eps: bn(x, w, b, eps, dims=lambda x: [0]),
-    "missing affine (weight and bias not applied)":
-        lambda x, w, b, eps: bn(x, w, b, eps, affine="none"),
-    "affine applied before normalizing":
-        lambda x, w, b, eps: bn(x, w, b, eps, affine="before"),
+    "wrong axes: one mean per sample (that is LayerNorm)": lambda x, w, b, eps: bn(
+        x, w, b, eps, dims=lambda x: list(range(1, x.dim()))
+    ),
+    "wrong axes: averaged over the batch dim only": lambda x, w, b, eps: bn(
+        x, w, b, eps, dims=lambda x: [0]
+    ),
+    "missing affine (weight and bias not applied)": lambda x, w, b, eps: bn(
+        x, w, b, eps, affine="none"
+    ),
+    "affine applied before normalizing": lambda x, w, b, eps: bn(x, w, b, eps, affine="before"),
     **{name: with_knobs(bn, k) for name, k in COMMON.items()},
 }
 
@@ -100,12 +117,15 @@ def running(rm, rv, x, m, rule="", var="unbiased", dims=None):
 
 
 RS_WRONG = {
-    "momentum reversed (momentum used as the weight of the old value)":
-        lambda rm, rv, x, m: running(rm, rv, x, m, rule="reversed"),
-    "running_var updated with the biased variance":
-        lambda rm, rv, x, m: running(rm, rv, x, m, var="biased"),
-    "running_var updated with the standard deviation":
-        lambda rm, rv, x, m: running(rm, rv, x, m, var="std"),
+    "momentum reversed (momentum used as the weight of the old value)": lambda rm, rv, x, m: (
+        running(rm, rv, x, m, rule="reversed")
+    ),
+    "running_var updated with the biased variance": lambda rm, rv, x, m: running(
+        rm, rv, x, m, var="biased"
+    ),
+    "running_var updated with the standard deviation": lambda rm, rv, x, m: running(
+        rm, rv, x, m, var="std"
+    ),
     "old running value ignored": lambda rm, rv, x, m: running(rm, rv, x, m, rule="replace"),
 }
 
@@ -122,24 +142,29 @@ def ln(x, ns, w, b, eps, dims=None, affine="after", **knobs):
 
 LN_WRONG = {
     "normalized over the last dim only": lambda x, ns, w, b, eps: ln(x, ns, w, b, eps, dims=[-1]),
-    "wrong dims: across the batch (that is BatchNorm)":
-        lambda x, ns, w, b, eps: ln(x, ns, w, b, eps, dims=[0]),
-    "missing affine (weight and bias not applied)":
-        lambda x, ns, w, b, eps: ln(x, ns, w, b, eps, affine="none"),
-    "affine applied before normalizing":
-        lambda x, ns, w, b, eps: ln(x, ns, w, b, eps, affine="before"),
+    "wrong dims: across the batch (that is BatchNorm)": lambda x, ns, w, b, eps: ln(
+        x, ns, w, b, eps, dims=[0]
+    ),
+    "missing affine (weight and bias not applied)": lambda x, ns, w, b, eps: ln(
+        x, ns, w, b, eps, affine="none"
+    ),
+    "affine applied before normalizing": lambda x, ns, w, b, eps: ln(
+        x, ns, w, b, eps, affine="before"
+    ),
     **{name: with_knobs(ln, k) for name, k in COMMON.items()},
 }
 
 # ------------------------------------------------------------------ InstanceNorm
+
 
 def instance(x, eps, **knobs):
     return norm(x, list(range(2, x.dim())), eps, **knobs)
 
 
 IN_WRONG = {
-    "wrong axes: one mean per sample over all channels (that is LayerNorm)":
-        lambda x, eps: norm(x, list(range(1, x.dim())), eps),
+    "wrong axes: one mean per sample over all channels (that is LayerNorm)": lambda x, eps: norm(
+        x, list(range(1, x.dim())), eps
+    ),
     "wrong axes: across the batch (that is BatchNorm)": lambda x, eps: norm(x, not_channel(x), eps),
     "wrong axes: over the last dim only": lambda x, eps: norm(x, [-1], eps),
     "wrong axes: over the channels": lambda x, eps: norm(x, [1], eps),
@@ -166,19 +191,25 @@ def gn(x, g, w, b, eps, split="ok", groups=None, affine="after", **knobs):
 
 
 GN_WRONG = {
-    "groups split along the wrong axis (interleaved channels)":
-        lambda x, g, w, b, eps: gn(x, g, w, b, eps, split="interleaved"),
+    "groups split along the wrong axis (interleaved channels)": lambda x, g, w, b, eps: gn(
+        x, g, w, b, eps, split="interleaved"
+    ),
     "num_groups used as the group size": lambda x, g, w, b, eps: gn(x, g, w, b, eps, groups="size"),
-    "a single group for all channels (that is LayerNorm)":
-        lambda x, g, w, b, eps: gn(x, g, w, b, eps, groups="one"),
-    "one group per channel (that is InstanceNorm)":
-        lambda x, g, w, b, eps: gn(x, g, w, b, eps, groups="each"),
-    "positions not averaged (statistics per position)":
-        lambda x, g, w, b, eps: gn(x, g, w, b, eps, split="no_positions"),
-    "missing affine (weight and bias not applied)":
-        lambda x, g, w, b, eps: gn(x, g, w, b, eps, affine="none"),
-    "affine applied before normalizing":
-        lambda x, g, w, b, eps: gn(x, g, w, b, eps, affine="before"),
+    "a single group for all channels (that is LayerNorm)": lambda x, g, w, b, eps: gn(
+        x, g, w, b, eps, groups="one"
+    ),
+    "one group per channel (that is InstanceNorm)": lambda x, g, w, b, eps: gn(
+        x, g, w, b, eps, groups="each"
+    ),
+    "positions not averaged (statistics per position)": lambda x, g, w, b, eps: gn(
+        x, g, w, b, eps, split="no_positions"
+    ),
+    "missing affine (weight and bias not applied)": lambda x, g, w, b, eps: gn(
+        x, g, w, b, eps, affine="none"
+    ),
+    "affine applied before normalizing": lambda x, g, w, b, eps: gn(
+        x, g, w, b, eps, affine="before"
+    ),
     **{name: with_knobs(gn, k) for name, k in COMMON.items()},
 }
 
@@ -186,8 +217,11 @@ GN_WRONG = {
 
 
 def rms(x, w, eps, reduce="mean", eps_at="inside", root=True, dims=(-1,)):
-    sq = x.pow(2).sum(dim=dims, keepdim=True) if reduce == "sum" else \
-        x.pow(2).mean(dim=dims, keepdim=True)
+    sq = (
+        x.pow(2).sum(dim=dims, keepdim=True)
+        if reduce == "sum"
+        else x.pow(2).mean(dim=dims, keepdim=True)
+    )
     if eps_at == "outside":
         return x / (sq.sqrt() + eps) * w
     if eps_at == "none":
@@ -201,8 +235,9 @@ RMS_WRONG = {
     "eps missing": lambda x, w, eps: rms(x, w, eps, eps_at="none"),
     "sum instead of mean (L2 normalization)": lambda x, w, eps: rms(x, w, eps, reduce="sum"),
     "square root missing": lambda x, w, eps: rms(x, w, eps, root=False),
-    "wrong dims: averaged over more than the last dim":
-        lambda x, w, eps: rms(x, w, eps, dims=tuple(range(1, x.dim()))),
+    "wrong dims: averaged over more than the last dim": lambda x, w, eps: rms(
+        x, w, eps, dims=tuple(range(1, x.dim()))
+    ),
     "weight missing": lambda x, w, eps: rms(x, torch.ones_like(w), eps),
     "weight applied before normalizing": lambda x, w, eps: rms(x * w, torch.ones_like(w), eps),
 }
@@ -210,8 +245,11 @@ RMS_WRONG = {
 # ------------------------------------------------------------------ the tests
 
 CHECKERS = {
-    "batch": (E.check_batch_norm, BN_WRONG,
-              lambda x, w, b, eps: NF.batch_norm(x, None, None, w, b, True, 0.1, eps)),
+    "batch": (
+        E.check_batch_norm,
+        BN_WRONG,
+        lambda x, w, b, eps: NF.batch_norm(x, None, None, w, b, True, 0.1, eps),
+    ),
     "running": (E.check_running_stats, RS_WRONG, lambda rm, rv, x, m: running(rm, rv, x, m)),
     "layer": (E.check_layer_norm, LN_WRONG, NF.layer_norm),
     "instance": (E.check_instance_norm, IN_WRONG, lambda x, eps: NF.instance_norm(x, eps=eps)),
@@ -241,11 +279,13 @@ def signature(args):
 
 def wrong_on(correct, sig):
     """Correct everywhere except on the input with signature ``sig``: there it is off by 0.5."""
+
     def fn(*args):
         out = correct(*args)
         if signature(args) != sig:
             return out
         return tuple(o + 0.5 for o in out) if isinstance(out, tuple) else out + 0.5
+
     return fn
 
 
@@ -346,13 +386,13 @@ def test_the_reference_recipe_is_torch(key):
     for case in checker.cases:
         want = checker.expected(*case.args)
         got = checker.compute(checker.recipe, *case.args)
-        for g, w in zip(*(((t,) if isinstance(t, torch.Tensor) else t) for t in (got, want)),
-                        strict=True):
+        for g, w in zip(
+            *(((t,) if isinstance(t, torch.Tensor) else t) for t in (got, want)), strict=True
+        ):
             torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-5)
 
 
-def blank(*args):
-    ...
+def blank(*args): ...
 
 
 def not_written(*args):
@@ -364,13 +404,16 @@ def broken(*args):
 
 
 @pytest.mark.parametrize("key", list(CHECKERS))
-@pytest.mark.parametrize("fn,says", [
-    (blank, "your function returned None: is its body still `...` or `pass`"),
-    (not_written, "your function raised NotImplementedError (write me): it is not written yet"),
-    (broken, "your function raised ValueError: my own message."),
-    (lambda *args: ..., "your function returned Ellipsis"),
-    (lambda *args: 3.0, "your function returned an object of type float"),
-])
+@pytest.mark.parametrize(
+    "fn,says",
+    [
+        (blank, "your function returned None: is its body still `...` or `pass`"),
+        (not_written, "your function raised NotImplementedError (write me): it is not written yet"),
+        (broken, "your function raised ValueError: my own message."),
+        (lambda *args: ..., "your function returned Ellipsis"),
+        (lambda *args: 3.0, "your function returned an object of type float"),
+    ],
+)
 def test_an_unfinished_answer_gets_one_kind_paragraph(key, fn, says, capsys):
     result = CHECKERS[key][0](fn)
     out = capsys.readouterr().out
@@ -403,8 +446,10 @@ def test_wrong_return_type_and_shape(capsys):
     assert "returned new_var of shape (1,)" in " ".join(capsys.readouterr().out.split())
     assert not E.check_instance_norm(lambda x, eps: x.mean(-1))
     out = " ".join(capsys.readouterr().out.split())
-    assert "returned a tensor of shape (2, 3, 5). It should return a tensor of shape " \
-           "(2, 3, 5, 5)." in out
+    assert (
+        "returned a tensor of shape (2, 3, 5). It should return a tensor of shape "
+        "(2, 3, 5, 5)." in out
+    )
 
 
 def test_unknown_mistake_gets_the_recipe_and_no_round_off_size(capsys):

@@ -10,8 +10,10 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 import normhelpers as nh
 from normhelpers.folding import bn_scale_shift, fold_bn_into_conv, fold_bn_into_linear
 
-TORCH_AND_OURS = {"torch": (nn.BatchNorm1d, nn.BatchNorm2d),
-                  "normhelpers": (nh.BatchNorm1d, nh.BatchNorm2d)}
+TORCH_AND_OURS = {
+    "torch": (nn.BatchNorm1d, nn.BatchNorm2d),
+    "normhelpers": (nh.BatchNorm1d, nh.BatchNorm2d),
+}
 
 
 def _trained(bn: nn.Module, seed: int = 0) -> nn.Module:
@@ -86,8 +88,9 @@ def test_agrees_with_torch_fusion_and_leaves_inputs_alone() -> None:
     assert torch.equal(conv.weight, before) and conv.bias is None
     assert ours.weight.requires_grad and ours.weight.data_ptr() != conv.weight.data_ptr()
     linear, bn1 = nn.Linear(3, 4).eval(), _trained(nn.BatchNorm1d(4))
-    assert nh.compare(fold_bn_into_linear(linear, bn1).weight,
-                      fuse_linear_bn_eval(linear, bn1).weight, quiet=True)
+    assert nh.compare(
+        fold_bn_into_linear(linear, bn1).weight, fuse_linear_bn_eval(linear, bn1).weight, quiet=True
+    )
 
 
 @pytest.mark.parametrize("source", TORCH_AND_OURS)

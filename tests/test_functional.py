@@ -115,8 +115,11 @@ def test_batch_norm_momentum_extremes_by_hand():
 
 def test_batch_norm_training_without_running_stats():
     x = make_input((5, 3, 4))
-    close(NF.batch_norm(x, None, None, training=True), F.batch_norm(x, None, None, training=True),
-          torch.float64)
+    close(
+        NF.batch_norm(x, None, None, training=True),
+        F.batch_norm(x, None, None, training=True),
+        torch.float64,
+    )
 
 
 def test_batch_norm_eval_leaves_running_stats_and_accepts_eps_zero():
@@ -206,6 +209,7 @@ def test_rms_norm_default_eps_matters_and_matches_on_tiny_inputs():
 
 def _grad_cases():
     """(name, our function of (x, w, b), torch's function of (x, w, b), x shape, param shape)."""
+
     def bn(f, train):
         return lambda x, w, b: f.batch_norm(x, None, None, w, b, training=train)
 
@@ -216,16 +220,41 @@ def _grad_cases():
         ("batch_norm-2d", bn(NF, True), bn(F, True), (6, 3), (3,)),
         ("batch_norm-cv", bn(NF, True), bn(F, True), (3, 3, 2, 2), (3,)),
         ("batch_norm-eval", bn_eval(NF), bn_eval(F), (4, 3, 2), (3,)),
-        ("instance_norm-nlp", lambda x, w, b: NF.instance_norm(x, weight=w, bias=b),
-         lambda x, w, b: F.instance_norm(x, weight=w, bias=b), (2, 3, 4), (3,)),
-        ("layer_norm-nlp", lambda x, w, b: NF.layer_norm(x, [4], w, b),
-         lambda x, w, b: F.layer_norm(x, [4], w, b), (2, 3, 4), (4,)),
-        ("layer_norm-cv", lambda x, w, b: NF.layer_norm(x, [2, 2, 2], w, b),
-         lambda x, w, b: F.layer_norm(x, [2, 2, 2], w, b), (2, 2, 2, 2), (2, 2, 2)),
-        ("group_norm-cv", lambda x, w, b: NF.group_norm(x, 2, w, b),
-         lambda x, w, b: F.group_norm(x, 2, w, b), (2, 4, 2, 2), (4,)),
-        ("rms_norm-nlp", lambda x, w, b: NF.rms_norm(x, [4], w) + b,
-         lambda x, w, b: F.rms_norm(x, [4], w) + b, (2, 3, 4), (4,)),
+        (
+            "instance_norm-nlp",
+            lambda x, w, b: NF.instance_norm(x, weight=w, bias=b),
+            lambda x, w, b: F.instance_norm(x, weight=w, bias=b),
+            (2, 3, 4),
+            (3,),
+        ),
+        (
+            "layer_norm-nlp",
+            lambda x, w, b: NF.layer_norm(x, [4], w, b),
+            lambda x, w, b: F.layer_norm(x, [4], w, b),
+            (2, 3, 4),
+            (4,),
+        ),
+        (
+            "layer_norm-cv",
+            lambda x, w, b: NF.layer_norm(x, [2, 2, 2], w, b),
+            lambda x, w, b: F.layer_norm(x, [2, 2, 2], w, b),
+            (2, 2, 2, 2),
+            (2, 2, 2),
+        ),
+        (
+            "group_norm-cv",
+            lambda x, w, b: NF.group_norm(x, 2, w, b),
+            lambda x, w, b: F.group_norm(x, 2, w, b),
+            (2, 4, 2, 2),
+            (4,),
+        ),
+        (
+            "rms_norm-nlp",
+            lambda x, w, b: NF.rms_norm(x, [4], w) + b,
+            lambda x, w, b: F.rms_norm(x, [4], w) + b,
+            (2, 3, 4),
+            (4,),
+        ),
     ]
 
 
@@ -276,6 +305,7 @@ def _low_precision_calls(pdt):
             "rms_norm": f.rms_norm(x, [5], w5),
             "rms_norm-eps": f.rms_norm(x, [5], w5, 1e-3),
         }
+
     return run
 
 
@@ -329,8 +359,10 @@ def same_outcome(ours, theirs):
 def test_batch_norm_random_shapes(x, training, momentum):
     C = x.shape[1]
     ours, theirs = running(C, x.dtype), running(C, x.dtype)
-    same_outcome(lambda: NF.batch_norm(x, *ours, training=training, momentum=momentum),
-                 lambda: F.batch_norm(x, *theirs, training=training, momentum=momentum))
+    same_outcome(
+        lambda: NF.batch_norm(x, *ours, training=training, momentum=momentum),
+        lambda: F.batch_norm(x, *theirs, training=training, momentum=momentum),
+    )
     close(ours[1], theirs[1], torch.float64)
 
 
@@ -339,8 +371,10 @@ def test_batch_norm_random_shapes(x, training, momentum):
 def test_instance_norm_random_shapes(x, use_input_stats):
     C = x.shape[1]
     ours, theirs = running(C, x.dtype), running(C, x.dtype)
-    same_outcome(lambda: NF.instance_norm(x, *ours, use_input_stats=use_input_stats),
-                 lambda: F.instance_norm(x, *theirs, use_input_stats=use_input_stats))
+    same_outcome(
+        lambda: NF.instance_norm(x, *ours, use_input_stats=use_input_stats),
+        lambda: F.instance_norm(x, *theirs, use_input_stats=use_input_stats),
+    )
     close(ours[0], theirs[0], torch.float64)
 
 
@@ -367,33 +401,47 @@ ones = lambda n: torch.ones(n, dtype=torch.float64)  # noqa: E731
 
 # name -> (call with f = F or NF, substrings our message must contain: the shapes involved)
 BAD_INPUTS = {
-    "bn-running-mean-wrong-C": (lambda f: f.batch_norm(r((4, 5)), *rm3, training=True),
-                                ["5", "[3]", "[4, 5]"]),
-    "bn-running-mean-wrong-C-eval": (lambda f: f.batch_norm(r((4, 5, 2)), *rm3),
-                                     ["5", "[3]", "[4, 5, 2]"]),
-    "bn-weight-wrong-C": (lambda f: f.batch_norm(r((4, 3)), *rm3, ones(4), training=True),
-                          ["3", "[4]", "[4, 3]"]),
-    "bn-bias-wrong-C": (lambda f: f.batch_norm(r((4, 3)), *rm3, None, ones(2), training=True),
-                        ["3", "[2]", "[4, 3]"]),
-    "bn-one-value-per-channel": (lambda f: f.batch_norm(r((1, 3)), *rm3, training=True),
-                                 ["[1, 3]"]),
-    "bn-one-value-per-channel-cv": (lambda f: f.batch_norm(r((1, 3, 1, 1)), None, None,
-                                                           training=True), ["[1, 3, 1, 1]"]),
+    "bn-running-mean-wrong-C": (
+        lambda f: f.batch_norm(r((4, 5)), *rm3, training=True),
+        ["5", "[3]", "[4, 5]"],
+    ),
+    "bn-running-mean-wrong-C-eval": (
+        lambda f: f.batch_norm(r((4, 5, 2)), *rm3),
+        ["5", "[3]", "[4, 5, 2]"],
+    ),
+    "bn-weight-wrong-C": (
+        lambda f: f.batch_norm(r((4, 3)), *rm3, ones(4), training=True),
+        ["3", "[4]", "[4, 3]"],
+    ),
+    "bn-bias-wrong-C": (
+        lambda f: f.batch_norm(r((4, 3)), *rm3, None, ones(2), training=True),
+        ["3", "[2]", "[4, 3]"],
+    ),
+    "bn-one-value-per-channel": (
+        lambda f: f.batch_norm(r((1, 3)), *rm3, training=True),
+        ["[1, 3]"],
+    ),
+    "bn-one-value-per-channel-cv": (
+        lambda f: f.batch_norm(r((1, 3, 1, 1)), None, None, training=True),
+        ["[1, 3, 1, 1]"],
+    ),
     "bn-1d-input-eval": (lambda f: f.batch_norm(r((3,)), *rm3), ["[3]"]),
     "bn-1d-input-train": (lambda f: f.batch_norm(r((3,)), *rm3, training=True), ["[3]"]),
     "bn-0d-input-train": (lambda f: f.batch_norm(torch.tensor(1.0), *rm3, training=True), []),
-    "bn-eps-zero-train": (lambda f: f.batch_norm(r((4, 3)), *rm3, training=True, eps=0.0),
-                          ["0.0"]),
+    "bn-eps-zero-train": (lambda f: f.batch_norm(r((4, 3)), *rm3, training=True, eps=0.0), ["0.0"]),
     "bn-eps-negative-eval": (lambda f: f.batch_norm(r((4, 3)), *rm3, eps=-1e-5), ["-1e-05"]),
     "bn-eval-without-running": (lambda f: f.batch_norm(r((4, 3)), None, None), []),
-    "in-running-wrong-C": (lambda f: f.instance_norm(r((2, 3, 4)), ones(4), ones(4)),
-                           ["[4]", "[2, 3, 4]"]),
-    "in-weight-wrong-C": (lambda f: f.instance_norm(r((2, 3, 4)), None, None, ones(2)),
-                          ["[2]", "[2, 3, 4]"]),
+    "in-running-wrong-C": (
+        lambda f: f.instance_norm(r((2, 3, 4)), ones(4), ones(4)),
+        ["[4]", "[2, 3, 4]"],
+    ),
+    "in-weight-wrong-C": (
+        lambda f: f.instance_norm(r((2, 3, 4)), None, None, ones(2)),
+        ["[2]", "[2, 3, 4]"],
+    ),
     "in-no-spatial-dim": (lambda f: f.instance_norm(r((2, 3))), ["[2, 3]"]),
     "in-one-spatial-element": (lambda f: f.instance_norm(r((2, 3, 1, 1))), ["[2, 3, 1, 1]"]),
-    "in-eval-without-running": (lambda f: f.instance_norm(r((2, 3, 4)), use_input_stats=False),
-                                []),
+    "in-eval-without-running": (lambda f: f.instance_norm(r((2, 3, 4)), use_input_stats=False), []),
     "ln-trailing-mismatch": (lambda f: f.layer_norm(r((2, 3, 4)), [3]), ["[3]", "[2, 3, 4]"]),
     "ln-shape-longer-than-input": (lambda f: f.layer_norm(r((4,)), [2, 4]), ["[2, 4]", "[4]"]),
     "ln-empty-normalized-shape": (lambda f: f.layer_norm(r((4,)), []), ["[]"]),
@@ -401,8 +449,10 @@ BAD_INPUTS = {
     "ln-bias-shape": (lambda f: f.layer_norm(r((2, 4)), [4], None, ones(5)), ["[5]", "[4]"]),
     "gn-not-divisible": (lambda f: f.group_norm(r((2, 5, 4)), 2), ["[2, 5, 4]", "2"]),
     "gn-weight-wrong-C": (lambda f: f.group_norm(r((2, 4, 3)), 2, ones(3)), ["[3]", "[2, 4, 3]"]),
-    "gn-bias-wrong-C": (lambda f: f.group_norm(r((2, 4, 3)), 2, None, ones(8)),
-                        ["[8]", "[2, 4, 3]"]),
+    "gn-bias-wrong-C": (
+        lambda f: f.group_norm(r((2, 4, 3)), 2, None, ones(8)),
+        ["[8]", "[2, 4, 3]"],
+    ),
     "gn-1d-input": (lambda f: f.group_norm(r((4,)), 2), ["[4]"]),
     "gn-one-value-per-group": (lambda f: f.group_norm(r((1, 2)), 2), ["[1, 2]"]),
     "gn-zero-groups": (lambda f: f.group_norm(r((2, 4)), 0), []),
@@ -410,15 +460,23 @@ BAD_INPUTS = {
     "rms-weight-shape": (lambda f: f.rms_norm(r((2, 4)), [4], ones(3)), ["[3]", "[4]"]),
     "rms-empty-normalized-shape": (lambda f: f.rms_norm(r((4,)), []), ["[]"]),
     # empty inputs: the checks torch still makes
-    "bn-empty-eps-zero-train": (lambda f: f.batch_norm(r((0,)), None, None, training=True,
-                                                       eps=0.0), ["0.0"]),
+    "bn-empty-eps-zero-train": (
+        lambda f: f.batch_norm(r((0,)), None, None, training=True, eps=0.0),
+        ["0.0"],
+    ),
     "in-empty-one-spatial-element": (lambda f: f.instance_norm(r((0, 3, 1))), ["[0, 3, 1]"]),
-    "in-empty-batch-with-weight": (lambda f: f.instance_norm(r((0, 3, 4)), None, None, ones(3)),
-                                   ["[0, 3, 4]"]),
-    "in-empty-batch-with-bias-eval": (lambda f: f.instance_norm(r((0, 3, 4)), *rm3, None,
-                                                                ones(3), False), ["[0, 3, 4]"]),
-    "in-empty-eval-without-running": (lambda f: f.instance_norm(r((0, 3, 4)),
-                                                                use_input_stats=False), []),
+    "in-empty-batch-with-weight": (
+        lambda f: f.instance_norm(r((0, 3, 4)), None, None, ones(3)),
+        ["[0, 3, 4]"],
+    ),
+    "in-empty-batch-with-bias-eval": (
+        lambda f: f.instance_norm(r((0, 3, 4)), *rm3, None, ones(3), False),
+        ["[0, 3, 4]"],
+    ),
+    "in-empty-eval-without-running": (
+        lambda f: f.instance_norm(r((0, 3, 4)), use_input_stats=False),
+        [],
+    ),
     "ln-empty-trailing-mismatch": (lambda f: f.layer_norm(r((0, 5)), [4]), ["[4]", "[0, 5]"]),
     "ln-empty-weight-shape": (lambda f: f.layer_norm(r((0, 4)), [4], ones(3)), ["[3]", "[4]"]),
     "gn-empty-not-divisible": (lambda f: f.group_norm(r((0, 3)), 2), ["[0, 3]", "2"]),
@@ -455,11 +513,20 @@ def test_all_functions_have_torch_signatures():
 
 def test_functions_use_no_torch_norm_kernel(monkeypatch):
     """Built from elementary ops: with torch's norm kernels disabled, everything still runs."""
+
     def boom(*args, **kwargs):
         raise AssertionError("a torch normalization kernel was called")
 
-    for kernel in ["batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm",
-                   "native_batch_norm", "native_layer_norm", "native_group_norm"]:
+    for kernel in [
+        "batch_norm",
+        "instance_norm",
+        "layer_norm",
+        "group_norm",
+        "rms_norm",
+        "native_batch_norm",
+        "native_layer_norm",
+        "native_group_norm",
+    ]:
         monkeypatch.setattr(torch, kernel, boom, raising=False)
         monkeypatch.setattr(F, kernel, boom, raising=False)
     x = make_input((4, 4, 3))
@@ -490,6 +557,7 @@ def test_core_pieces_compose_every_norm():
 
 # ---------------------------------------------------------------------------- empty inputs
 
+
 def _with_params(size, dtype):
     w, b = make_params(size, dtype)
     return w.requires_grad_(), b.requires_grad_()
@@ -498,25 +566,42 @@ def _with_params(size, dtype):
 # name -> (call with f = F or NF and the tensors (x, running_mean, running_var, weight, bias),
 #          input shape, number of channels / normalized shape of the tensors)
 EMPTY_CASES = {
-    "bn-1d-size-0-train": (lambda f, x, rm, rv, w, b: f.batch_norm(x, None, None, None, None,
-                                                                   True), (0,), 3),
+    "bn-1d-size-0-train": (
+        lambda f, x, rm, rv, w, b: f.batch_norm(x, None, None, None, None, True),
+        (0,),
+        3,
+    ),
     "bn-1d-size-0-eval": (lambda f, x, rm, rv, w, b: f.batch_norm(x, rm, rv), (0,), 3),
-    "bn-1d-size-0-eval-no-running": (lambda f, x, rm, rv, w, b: f.batch_norm(x, None, None),
-                                     (0,), 3),
+    "bn-1d-size-0-eval-no-running": (
+        lambda f, x, rm, rv, w, b: f.batch_norm(x, None, None),
+        (0,),
+        3,
+    ),
     "bn-2d-train": (lambda f, x, rm, rv, w, b: f.batch_norm(x, rm, rv, w, b, True), (0, 3), 3),
     "bn-2d-eval": (lambda f, x, rm, rv, w, b: f.batch_norm(x, rm, rv, w, b), (0, 3), 3),
-    "bn-cv-train": (lambda f, x, rm, rv, w, b: f.batch_norm(x, rm, rv, w, b, True),
-                    (0, 3, 4, 4), 3),
-    "bn-cv-no-pixels": (lambda f, x, rm, rv, w, b: f.batch_norm(x, rm, rv, w, b, True, 1.0),
-                        (2, 3, 0, 0), 3),
-    "bn-wrong-sizes-ignored": (lambda f, x, rm, rv, w, b: f.batch_norm(x, rm, rv, w, b, True),
-                               (0, 5), 3),
+    "bn-cv-train": (
+        lambda f, x, rm, rv, w, b: f.batch_norm(x, rm, rv, w, b, True),
+        (0, 3, 4, 4),
+        3,
+    ),
+    "bn-cv-no-pixels": (
+        lambda f, x, rm, rv, w, b: f.batch_norm(x, rm, rv, w, b, True, 1.0),
+        (2, 3, 0, 0),
+        3,
+    ),
+    "bn-wrong-sizes-ignored": (
+        lambda f, x, rm, rv, w, b: f.batch_norm(x, rm, rv, w, b, True),
+        (0, 5),
+        3,
+    ),
     "in-train": (lambda f, x, rm, rv, w, b: f.instance_norm(x, rm, rv), (0, 3, 4), 3),
     "in-no-running": (lambda f, x, rm, rv, w, b: f.instance_norm(x), (0, 3, 4, 4), 3),
-    "in-eval": (lambda f, x, rm, rv, w, b: f.instance_norm(x, rm, rv, use_input_stats=False),
-                (0, 3, 4), 3),
-    "in-no-time-steps": (lambda f, x, rm, rv, w, b: f.instance_norm(x, rm, rv, w, b),
-                         (2, 3, 0), 3),
+    "in-eval": (
+        lambda f, x, rm, rv, w, b: f.instance_norm(x, rm, rv, use_input_stats=False),
+        (0, 3, 4),
+        3,
+    ),
+    "in-no-time-steps": (lambda f, x, rm, rv, w, b: f.instance_norm(x, rm, rv, w, b), (2, 3, 0), 3),
     "ln": (lambda f, x, rm, rv, w, b: f.layer_norm(x, [5], w, b), (0, 5), [5]),
     "ln-nlp": (lambda f, x, rm, rv, w, b: f.layer_norm(x, [5], w, b), (0, 7, 5), [5]),
     "ln-zero-features": (lambda f, x, rm, rv, w, b: f.layer_norm(x, [0], w, b), (2, 0), [0]),

@@ -61,7 +61,6 @@ def test_masked_batch_norm_ignores_extra_padding() -> None:
     assert not torch.allclose(plain, plain_wide[..., :6], atol=1e-2)
 
 
-
 def test_masked_batch_norm_module_without_running_stats_uses_batch_stats() -> None:
     """Like nn.BatchNorm1d(track_running_stats=False): batch statistics in train and eval."""
     torch.manual_seed(0)

@@ -31,10 +31,18 @@ CASES = {
     "in3d": ("InstanceNorm3d", (2,), {}, (2, 2, 3, 3, 3)),
     "in-affine": ("InstanceNorm2d", (3,), {"affine": True}, (4, 3, 4, 4)),
     "in-tracking": ("InstanceNorm1d", (6,), {"track_running_stats": True}, (3, 6, 5)),
-    "in-affine-tracking": ("InstanceNorm2d", (3,), {"affine": True, "track_running_stats": True},
-                           (4, 3, 4, 4)),
-    "in-tracking-momentum-none": ("InstanceNorm2d", (3,),
-                                  {"track_running_stats": True, "momentum": None}, (4, 3, 4, 4)),
+    "in-affine-tracking": (
+        "InstanceNorm2d",
+        (3,),
+        {"affine": True, "track_running_stats": True},
+        (4, 3, 4, 4),
+    ),
+    "in-tracking-momentum-none": (
+        "InstanceNorm2d",
+        (3,),
+        {"track_running_stats": True, "momentum": None},
+        (4, 3, 4, 4),
+    ),
     "in1d-unbatched": ("InstanceNorm1d", (6,), {"affine": True}, (6, 5)),
     "in2d-unbatched": ("InstanceNorm2d", (3,), {"track_running_stats": True}, (3, 4, 4)),
     "in3d-unbatched": ("InstanceNorm3d", (2,), {}, (2, 3, 3, 3)),
@@ -115,9 +123,11 @@ def test_structure_matches_torch(name):
     """Same parameter names and shapes, buffers, state_dict keys, and repr."""
     ours, theirs = twins(name)
     assert [(k, p.shape) for k, p in ours.named_parameters()] == [
-        (k, p.shape) for k, p in theirs.named_parameters()]
+        (k, p.shape) for k, p in theirs.named_parameters()
+    ]
     assert [(k, b.shape) for k, b in ours.named_buffers()] == [
-        (k, b.shape) for k, b in theirs.named_buffers()]
+        (k, b.shape) for k, b in theirs.named_buffers()
+    ]
     assert list(ours.state_dict()) == list(theirs.state_dict())
     assert ours.state_dict()._metadata == theirs.state_dict()._metadata  # the version number
     assert repr(ours) == repr(theirs)
@@ -227,19 +237,39 @@ BAD_INPUTS = {
     "bn2d-5d": ("BatchNorm2d", (3,), {}, (2, 3, 4, 4, 4), ["4D", "5D"]),
     "bn3d-4d": ("BatchNorm3d", (3,), {}, (3, 2, 4, 4), ["5D", "4D", "[3, 2, 4, 4]"]),
     "bn2d-wrong-channels": ("BatchNorm2d", (3,), {}, (2, 4, 4, 4), ["4", "[3]", "[2, 4, 4, 4]"]),
-    "bn1d-wrong-features": ("BatchNorm1d", (3,), {"track_running_stats": False}, (5, 4),
-                            ["4", "[3]", "[5, 4]"]),
+    "bn1d-wrong-features": (
+        "BatchNorm1d",
+        (3,),
+        {"track_running_stats": False},
+        (5, 4),
+        ["4", "[3]", "[5, 4]"],
+    ),
     "bn1d-one-value": ("BatchNorm1d", (3,), {}, (1, 3), ["[1, 3]"]),
     "in1d-4d": ("InstanceNorm1d", (3,), {}, (2, 3, 4, 4), ["2D or 3D", "4D", "[2, 3, 4, 4]"]),
     "in1d-1d": ("InstanceNorm1d", (3,), {}, (3,), ["1D", "[3]"]),
     "in2d-2d": ("InstanceNorm2d", (3,), {}, (3, 4), ["3D or 4D", "2D", "[3, 4]"]),
     "in3d-3d": ("InstanceNorm3d", (3,), {}, (3, 4, 4), ["4D or 5D", "3D"]),
-    "in2d-affine-wrong-channels": ("InstanceNorm2d", (3,), {"affine": True}, (2, 4, 4, 4),
-                                   ["(3)", "4", "[2, 4, 4, 4]"]),
-    "in2d-unbatched-affine-wrong-channels": ("InstanceNorm2d", (3,), {"affine": True}, (4, 4, 4),
-                                             ["(3)", "dim=0", "[4, 4, 4]"]),
-    "in2d-tracking-wrong-channels": ("InstanceNorm2d", (3,), {"track_running_stats": True},
-                                     (2, 4, 4, 4), ["[3]", "[2, 4, 4, 4]"]),
+    "in2d-affine-wrong-channels": (
+        "InstanceNorm2d",
+        (3,),
+        {"affine": True},
+        (2, 4, 4, 4),
+        ["(3)", "4", "[2, 4, 4, 4]"],
+    ),
+    "in2d-unbatched-affine-wrong-channels": (
+        "InstanceNorm2d",
+        (3,),
+        {"affine": True},
+        (4, 4, 4),
+        ["(3)", "dim=0", "[4, 4, 4]"],
+    ),
+    "in2d-tracking-wrong-channels": (
+        "InstanceNorm2d",
+        (3,),
+        {"track_running_stats": True},
+        (2, 4, 4, 4),
+        ["[3]", "[2, 4, 4, 4]"],
+    ),
     "in1d-one-time-step": ("InstanceNorm1d", (3,), {}, (2, 3, 1), ["[2, 3, 1]"]),
     "ln-trailing": ("LayerNorm", (4,), {}, (2, 3), ["[4]", "[2, 3]"]),
     "ln-trailing-2": ("LayerNorm", ([3, 4],), {}, (2, 4, 3), ["[3, 4]", "[2, 4, 3]"]),
@@ -292,6 +322,7 @@ def test_instance_norm_right_channels_emits_no_warning():
 
 # ---------------------------------------------------------------- beyond forward: empty batches
 
+
 def empty_shape(name: str) -> tuple[int, ...]:
     """The case's input with no sample (N = 0); an unbatched case gets 0 time steps instead."""
     shape = CASES[name][3]
@@ -335,10 +366,16 @@ def test_empty_batch_matches_torch(name, training):
 
 
 @pytest.mark.parametrize("momentum", [0.1, None])
-@pytest.mark.parametrize("cls, shape", [
-    ("BatchNorm1d", (0, 3)), ("BatchNorm1d", (0, 3, 5)), ("BatchNorm2d", (0, 3, 2, 2)),
-    ("BatchNorm2d", (4, 3, 0, 0)), ("BatchNorm3d", (0, 3, 2, 2, 2)),
-])
+@pytest.mark.parametrize(
+    "cls, shape",
+    [
+        ("BatchNorm1d", (0, 3)),
+        ("BatchNorm1d", (0, 3, 5)),
+        ("BatchNorm2d", (0, 3, 2, 2)),
+        ("BatchNorm2d", (4, 3, 0, 0)),
+        ("BatchNorm3d", (0, 3, 2, 2, 2)),
+    ],
+)
 def test_empty_batch_leaves_running_stats_and_counts_the_batch(cls, shape, momentum):
     bn = getattr(nh, cls)(3, momentum=momentum)
     assert bn(torch.randn(shape)).shape == shape
@@ -359,10 +396,13 @@ def test_empty_batch_ignores_the_channel_count_like_torch():
 
 # ------------------------------------------------------- slots, resetting, moving, checkpoints
 
+
 def slots(module: nn.Module) -> tuple[list, list]:
     """Registered parameter and buffer names, in order, and which of them are empty (None)."""
-    return ([(k, v is None) for k, v in module._parameters.items()],
-            [(k, v is None) for k, v in module._buffers.items()])
+    return (
+        [(k, v is None) for k, v in module._parameters.items()],
+        [(k, v is None) for k, v in module._buffers.items()],
+    )
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -370,7 +410,8 @@ def test_empty_slots_are_registered_like_torch(name):
     ours, theirs = twins(name)
     assert slots(ours) == slots(theirs)
     assert list(ours.__dict__.get("_non_persistent_buffers_set", ())) == list(
-        theirs.__dict__.get("_non_persistent_buffers_set", ()))
+        theirs.__dict__.get("_non_persistent_buffers_set", ())
+    )
 
 
 @pytest.mark.parametrize("cls", ["BatchNorm2d", "InstanceNorm2d"])
@@ -438,8 +479,9 @@ def test_dtype_moves_match_torch(name, conversion):
     assert y.dtype == y_ref.dtype == x.dtype
     if x.dtype in (torch.float16, torch.bfloat16):  # ours computes in float32, as torch
         torch.testing.assert_close(y, y_ref, atol=0.05, rtol=0.05)
-        for (key, a), b in zip(ours.state_dict().items(), theirs.state_dict().values(),
-                               strict=True):
+        for (key, a), b in zip(
+            ours.state_dict().items(), theirs.state_dict().values(), strict=True
+        ):
             assert a.dtype == b.dtype, key
             torch.testing.assert_close(a, b, atol=0.05, rtol=0.01, msg=key)
     else:
@@ -451,8 +493,9 @@ def without_counter(state: dict, version: int | None) -> dict:
     """A checkpoint as an old torch saved it: no num_batches_tracked, an old (or no) version."""
     old = OrderedDict((k, v) for k, v in state.items() if not k.endswith("num_batches_tracked"))
     if version is not None:
-        old._metadata = OrderedDict({k: {**v, "version": version}
-                                     for k, v in state._metadata.items()})
+        old._metadata = OrderedDict(
+            {k: {**v, "version": version} for k, v in state._metadata.items()}
+        )
     return old
 
 
@@ -482,8 +525,9 @@ def test_old_checkpoint_without_counter_loads_like_torch(name, trained, version)
 
 def test_old_checkpoint_inside_a_model_loads_like_torch():
     """The key carries the submodule's prefix ("1.num_batches_tracked")."""
-    models = [nn.Sequential(nn.Linear(3, 3), layer) for layer in (nh.BatchNorm1d(3),
-                                                                  nn.BatchNorm1d(3))]
+    models = [
+        nn.Sequential(nn.Linear(3, 3), layer) for layer in (nh.BatchNorm1d(3), nn.BatchNorm1d(3))
+    ]
     state = without_counter(models[1].state_dict(), version=1)
     for model in models:
         model.load_state_dict(state)
@@ -526,16 +570,28 @@ def test_pre_04_instance_norm_checkpoint_with_running_stats_like_torch(version):
 # ------------------------------------------------------------------ constructors and repr
 
 CONSTRUCTORS = [
-    ("BatchNorm1d", (-1,), {}), ("BatchNorm1d", (0,), {}), ("BatchNorm2d", (2.5,), {}),
+    ("BatchNorm1d", (-1,), {}),
+    ("BatchNorm1d", (0,), {}),
+    ("BatchNorm2d", (2.5,), {}),
     ("BatchNorm2d", (3,), {"momentum": None, "affine": False}),
-    ("InstanceNorm1d", (-1,), {}), ("InstanceNorm1d", (-1,), {"affine": True}),
+    ("InstanceNorm1d", (-1,), {}),
+    ("InstanceNorm1d", (-1,), {"affine": True}),
     ("InstanceNorm2d", (-2,), {"track_running_stats": True}),
-    ("LayerNorm", (-1,), {}), ("LayerNorm", (0,), {}), ("LayerNorm", ([],), {}),
-    ("LayerNorm", (torch.Size([3, 4]),), {}), ("LayerNorm", ([2, -1],), {}),
-    ("GroupNorm", (2, -4), {}), ("GroupNorm", (-2, 4), {}), ("GroupNorm", (0, 0), {}),
-    ("GroupNorm", (0, 4), {}), ("GroupNorm", (3, 4), {}), ("GroupNorm", (2.0, 4), {}),
+    ("LayerNorm", (-1,), {}),
+    ("LayerNorm", (0,), {}),
+    ("LayerNorm", ([],), {}),
+    ("LayerNorm", (torch.Size([3, 4]),), {}),
+    ("LayerNorm", ([2, -1],), {}),
+    ("GroupNorm", (2, -4), {}),
+    ("GroupNorm", (-2, 4), {}),
+    ("GroupNorm", (0, 0), {}),
+    ("GroupNorm", (0, 4), {}),
+    ("GroupNorm", (3, 4), {}),
+    ("GroupNorm", (2.0, 4), {}),
     ("GroupNorm", (2, 4), {"affine": False, "bias": False}),
-    ("RMSNorm", (-1,), {}), ("RMSNorm", ((2, 3),), {"eps": 0.5}), ("RMSNorm", ([],), {}),
+    ("RMSNorm", (-1,), {}),
+    ("RMSNorm", ((2, 3),), {"eps": 0.5}),
+    ("RMSNorm", ([],), {}),
 ]
 
 
@@ -556,19 +612,28 @@ def test_constructor_arguments_accepted_or_rejected_like_torch(cls, args, kwargs
 def option_grid(cls: str) -> list[tuple[tuple, dict]]:
     """Every combination of the constructor options of ``cls``, with a few values each."""
     if cls.startswith(("BatchNorm", "InstanceNorm")):
-        return [((4,), {"eps": e, "momentum": m, "affine": a, "bias": b,
-                        "track_running_stats": t})
-                for e, m, a, b, t in product([1e-5, 1e-3, 0.1], [0.1, None, 0.0, 1],
-                                             [True, False], [True, False], [True, False])]
+        return [
+            ((4,), {"eps": e, "momentum": m, "affine": a, "bias": b, "track_running_stats": t})
+            for e, m, a, b, t in product(
+                [1e-5, 1e-3, 0.1], [0.1, None, 0.0, 1], [True, False], [True, False], [True, False]
+            )
+        ]
     if cls == "LayerNorm":
-        return [((s,), {"eps": e, "elementwise_affine": a, "bias": b})
-                for s, e, a, b in product([5, (3, 4), [2], torch.Size([2, 2])], [1e-5, 1e-6],
-                                          [True, False], [True, False])]
+        return [
+            ((s,), {"eps": e, "elementwise_affine": a, "bias": b})
+            for s, e, a, b in product(
+                [5, (3, 4), [2], torch.Size([2, 2])], [1e-5, 1e-6], [True, False], [True, False]
+            )
+        ]
     if cls == "GroupNorm":
-        return [((g, 4), {"eps": e, "affine": a, "bias": b})
-                for g, e, a, b in product([1, 2, 4], [1e-5, 0.5], [True, False], [True, False])]
-    return [((s,), {"eps": e, "elementwise_affine": a})
-            for s, e, a in product([5, (3, 4)], [None, 1e-6, 1], [True, False])]
+        return [
+            ((g, 4), {"eps": e, "affine": a, "bias": b})
+            for g, e, a, b in product([1, 2, 4], [1e-5, 0.5], [True, False], [True, False])
+        ]
+    return [
+        ((s,), {"eps": e, "elementwise_affine": a})
+        for s, e, a in product([5, (3, 4)], [None, 1e-6, 1], [True, False])
+    ]
 
 
 @pytest.mark.parametrize("cls", nh.modules.__all__)

@@ -25,8 +25,12 @@ from normhelpers.syncbn import (
 )
 
 
-def _single_process(batches: list[torch.Tensor], weight: torch.Tensor, bias: torch.Tensor,
-                    grad_outputs: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+def _single_process(
+    batches: list[torch.Tensor],
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    grad_outputs: list[torch.Tensor],
+) -> dict[str, torch.Tensor]:
     """The reference: torch's BatchNorm on each whole batch, same steps, same gradients."""
     weight = weight.clone().requires_grad_(True)
     bias = bias.clone().requires_grad_(True)
@@ -36,8 +40,14 @@ def _single_process(batches: list[torch.Tensor], weight: torch.Tensor, bias: tor
         x = x.clone().requires_grad_(True)
         y = F.batch_norm(x, running_mean, running_var, weight, bias, True, 0.1, 1e-5)
         (y * g).sum().backward()
-    return {"output": y.detach(), "grad_input": x.grad, "grad_weight": weight.grad,
-            "grad_bias": bias.grad, "running_mean": running_mean, "running_var": running_var}
+    return {
+        "output": y.detach(),
+        "grad_input": x.grad,
+        "grad_weight": weight.grad,
+        "grad_bias": bias.grad,
+        "running_mean": running_mean,
+        "running_var": running_var,
+    }
 
 
 def _batches(layout: str, steps: int) -> list[torch.Tensor]:
@@ -177,8 +187,9 @@ def _rounding_floor(batches: list[torch.Tensor]) -> float:
     return float(kappa) * 2.0**-24
 
 
-def _close_enough(ours: torch.Tensor, torch32: torch.Tensor, exact: torch.Tensor,
-                  floor: float) -> bool:
+def _close_enough(
+    ours: torch.Tensor, torch32: torch.Tensor, exact: torch.Tensor, floor: float
+) -> bool:
     """Error of ours against float64 at most twice torch's float32 error, or within twice the
     rounding floor (relative to the largest value): float32 cannot do better than that."""
     err, err_torch = ((t.double() - exact).abs().max() for t in (ours, torch32))
@@ -198,7 +209,8 @@ def test_the_sum_of_squares_formula_fails_on_far_data() -> None:
 @pytest.mark.parametrize("sizes", [None, (1, 7), (6, 2)])
 @pytest.mark.parametrize("make", [_far, _ordinary], ids=["mean 1e4 std 0.1", "ordinary"])
 def test_sync_batch_norm_equals_torch_on_the_whole_batch(
-        make: Callable[..., torch.Tensor], sizes: tuple[int, int] | None) -> None:
+    make: Callable[..., torch.Tensor], sizes: tuple[int, int] | None
+) -> None:
     """Two ranks, even and uneven parts, against torch's BatchNorm of the whole float32 batch;
     both are measured against BatchNorm in float64 of the same float32 numbers."""
     batches = [make(8, seed=s) for s in range(2)]
@@ -207,25 +219,30 @@ def test_sync_batch_norm_equals_torch_on_the_whole_batch(
     weight, bias = torch.tensor([0.5, 1.0, 2.0]), torch.tensor([0.0, -1.0, 1.0])
     got = run_two_process_demo(batches, weight, bias, grads, sizes=sizes)
     torch32 = _single_process(batches, weight, bias, grads)
-    exact = _single_process([x.double() for x in batches], weight.double(), bias.double(),
-                            [d.double() for d in grads])
+    exact = _single_process(
+        [x.double() for x in batches], weight.double(), bias.double(), [d.double() for d in grads]
+    )
     floor = _rounding_floor(batches)  # 6e-3 for the far data, 7e-7 for the ordinary
     assert torch.isfinite(got.output).all()
     for name in ("output", "grad_input", "grad_weight", "grad_bias"):
         assert _close_enough(getattr(got, name), torch32[name], exact[name], floor), name
     for rank in range(2):  # unbiased variance with the global count, torch's momentum
-        torch.testing.assert_close(got.running_means[rank].double(), exact["running_mean"],
-                                   rtol=1e-6, atol=0)
-        torch.testing.assert_close(got.running_vars[rank].double(), exact["running_var"],
-                                   rtol=1e-5, atol=0)
+        torch.testing.assert_close(
+            got.running_means[rank].double(), exact["running_mean"], rtol=1e-6, atol=0
+        )
+        torch.testing.assert_close(
+            got.running_vars[rank].double(), exact["running_var"], rtol=1e-5, atol=0
+        )
 
 
-def _three_rank_worker(rank: int, world_size: int, x: torch.Tensor,
-                       sizes: list[int]) -> dict[str, torch.Tensor]:
+def _three_rank_worker(
+    rank: int, world_size: int, x: torch.Tensor, sizes: list[int]
+) -> dict[str, torch.Tensor]:
     start = sum(sizes[:rank])
     running_mean, running_var = torch.zeros(3), torch.ones(3)
-    y = sync_batch_norm(x[start:start + sizes[rank]], None, None, running_mean, running_var,
-                        momentum=0.3)
+    y = sync_batch_norm(
+        x[start : start + sizes[rank]], None, None, running_mean, running_var, momentum=0.3
+    )
     return {"output": y, "running_mean": running_mean, "running_var": running_var}
 
 

@@ -164,8 +164,10 @@ def test_momentum_sgd_matches_torch_optim_sgd(digits: tuple[ImageData, ImageData
 
 def test_fit_is_deterministic(digits: tuple[ImageData, ImageData]) -> None:
     train, test = digits
-    runs = [fit(make_cnn("batch", seed=1), train, test, epochs=2, batch_size=32, seed=1)
-            for _ in range(2)]
+    runs = [
+        fit(make_cnn("batch", seed=1), train, test, epochs=2, batch_size=32, seed=1)
+        for _ in range(2)
+    ]
     assert runs[0] == runs[1]
     other = fit(make_cnn("batch", seed=1), train, test, epochs=2, batch_size=32, seed=2)
     assert other.train_loss != runs[0].train_loss  # the seed does change the batch order
@@ -208,9 +210,14 @@ def test_evaluate_uses_running_statistics(digits: tuple[ImageData, ImageData]) -
 
 def test_names_the_chapters_import_from_training_still_work() -> None:
     """Chapters 08-10 import the data sets and the masked BatchNorm from training."""
-    moved = {"ImageData": normhelpers.data, "SequenceData": normhelpers.data,
-             "make_sequences": normhelpers.data, "pad_batch": normhelpers.data,
-             "masked_batch_norm": normhelpers.masked, "MaskedBatchNorm1d": normhelpers.masked}
+    moved = {
+        "ImageData": normhelpers.data,
+        "SequenceData": normhelpers.data,
+        "make_sequences": normhelpers.data,
+        "pad_batch": normhelpers.data,
+        "masked_batch_norm": normhelpers.masked,
+        "MaskedBatchNorm1d": normhelpers.masked,
+    }
     for name, module in moved.items():
         assert name in normhelpers.training.__all__
         assert getattr(normhelpers.training, name) is getattr(module, name), name

@@ -23,20 +23,32 @@ from normhelpers.bench import kernels
 from normhelpers.bench.kernels import EPS
 from normhelpers.compare import tolerance
 
-__all__ = ["GROUPS", "SHAPES", "OPS", "IMPLS", "LIMITS", "Case", "elements_per_statistic",
-           "make_inputs", "implementation", "check", "baseline_cases", "norm_cases"]
+__all__ = [
+    "GROUPS",
+    "SHAPES",
+    "OPS",
+    "IMPLS",
+    "LIMITS",
+    "Case",
+    "elements_per_statistic",
+    "make_inputs",
+    "implementation",
+    "check",
+    "baseline_cases",
+    "norm_cases",
+]
 
 GROUPS = 32  # GroupNorm's groups, as in Wu and He (2018)
 
 # (device type, size) -> input shapes: "cv" (N, C, H, W) for BN/IN/GN, "nlp" (N, L, D) for LN/RMS
 SHAPES: dict[tuple[str, str], dict[str, tuple[int, ...]]] = {
-    ("cpu", "tiny"): {"cv": (4, 32, 4, 4), "nlp": (2, 8, 32)},          # for the unit tests
+    ("cpu", "tiny"): {"cv": (4, 32, 4, 4), "nlp": (2, 8, 32)},  # for the unit tests
     # small: 40 MiB in float32, above L3 caches and above glibc's largest mmap threshold (32 MiB),
     # so that, as for large, every output is fresh memory from the operating system
     ("cpu", "small"): {"cv": (40, 256, 32, 32), "nlp": (10, 1024, 1024)},
     ("cpu", "large"): {"cv": (64, 256, 32, 32), "nlp": (16, 1024, 1024)},  # 64 MiB
     ("cuda", "tiny"): {"cv": (4, 32, 4, 4), "nlp": (2, 8, 32)},
-    ("cuda", "small"): {"cv": (32, 256, 64, 64), "nlp": (4, 2048, 4096)},    # 128 MiB
+    ("cuda", "small"): {"cv": (32, 256, 64, 64), "nlp": (4, 2048, 4096)},  # 128 MiB
     ("cuda", "large"): {"cv": (128, 256, 64, 64), "nlp": (16, 2048, 4096)},  # 512 MiB
 }
 
@@ -53,8 +65,13 @@ IMPLS: tuple[str, ...] = ("torch", "scratch", "scratch+compile", "onepass", "one
 # Least memory traffic of a training-mode forward, as a multiple of a copy's (one read + one
 # write): 1.0 when x is read once, 1.5 when the statistics need a full read of their own.
 LIMITS: dict[str, float] = {
-    "clone": 1.0, "affine": 1.0, "layer_norm": 1.0, "rms_norm": 1.0,
-    "batch_norm": 1.5, "instance_norm": 1.5, "group_norm": 1.5,
+    "clone": 1.0,
+    "affine": 1.0,
+    "layer_norm": 1.0,
+    "rms_norm": 1.0,
+    "batch_norm": 1.5,
+    "instance_norm": 1.5,
+    "group_norm": 1.5,
 }
 
 # Half-precision kernels may compute y = x * a + b in half precision: its rounding error is
@@ -79,8 +96,12 @@ def elements_per_statistic(op: str, shape: Sequence[int], groups: int = GROUPS) 
     return math.prod(shape) // math.prod(stat_shape(kind, layout, tuple(shape), groups))
 
 
-def make_inputs(op: str, shape: tuple[int, ...], dtype: torch.dtype = torch.float32,
-                device: torch.device | str = "cpu") -> tuple[Tensor, Tensor, Tensor]:
+def make_inputs(
+    op: str,
+    shape: tuple[int, ...],
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str = "cpu",
+) -> tuple[Tensor, Tensor, Tensor]:
     """Seeded x of ``shape`` (mean 1, std 2) and the op's weight and bias: (C,) or (D,)."""
     gen = torch.Generator().manual_seed(0)
     x = (torch.randn(shape, generator=gen) * 2 + 1).to(device, dtype)
@@ -91,6 +112,7 @@ def make_inputs(op: str, shape: tuple[int, ...], dtype: torch.dtype = torch.floa
 
 
 # --- one function per op, taking the module (torch.nn.functional or normhelpers') ---
+
 
 def _batch_norm(nf: ModuleType, x: Tensor, w: Tensor, b: Tensor) -> Tensor:
     return nf.batch_norm(x, None, None, w, b, True, 0.1, EPS)
@@ -112,8 +134,13 @@ def _rms_norm(nf: ModuleType, x: Tensor, w: Tensor, b: Tensor) -> Tensor:
     return nf.rms_norm(x, x.shape[-1:], w, EPS)
 
 
-_CALLS = {"batch_norm": _batch_norm, "instance_norm": _instance_norm,
-          "group_norm": _group_norm, "layer_norm": _layer_norm, "rms_norm": _rms_norm}
+_CALLS = {
+    "batch_norm": _batch_norm,
+    "instance_norm": _instance_norm,
+    "group_norm": _group_norm,
+    "layer_norm": _layer_norm,
+    "rms_norm": _rms_norm,
+}
 
 
 def _bn_one_pass(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
@@ -149,13 +176,15 @@ def check(out: Tensor, ref: Tensor, dtype: torch.dtype, label: str) -> float:
     atol = _ATOL.get(dtype, atol)
     diff = (out.float() - ref).abs()
     if not bool((diff <= atol + rtol * ref.abs()).all()):
-        raise RuntimeError(f"{label} disagrees with the float64 reference: "
-                           f"max |diff| = {diff.max().item():.3g}")
+        raise RuntimeError(
+            f"{label} disagrees with the float64 reference: max |diff| = {diff.max().item():.3g}"
+        )
     return diff.max().item()
 
 
-def baseline_cases(layout: str, shape: tuple[int, ...], dtype: torch.dtype,
-                   device: torch.device) -> list[Case]:
+def baseline_cases(
+    layout: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device
+) -> list[Case]:
     """``clone`` (the yardstick), ``copy_`` (a copy into an existing tensor: no fresh memory) and
     ``affine`` (one multiply-add kernel) on the inputs of ``layout``, each checked."""
     op = next(op for op in OPS if OPS[op][0] == layout)  # any op of the layout: same inputs
@@ -165,18 +194,27 @@ def baseline_cases(layout: str, shape: tuple[int, ...], dtype: torch.dtype,
     dim = 1 if layout == "cv" else -1
     ref = kernels.affine(x.double(), w.double(), b.double(), dim).float()
     affine_diff = check(kernels.affine(x, w, b, dim), ref, dtype, "affine")
-    return [Case("clone", "torch", shape, x.clone, diff),
-            Case("copy_", "torch", shape, functools.partial(out.copy_, x), diff),
-            Case("affine", "torch", shape, functools.partial(kernels.affine, x, w, b, dim),
-                 affine_diff)]
+    return [
+        Case("clone", "torch", shape, x.clone, diff),
+        Case("copy_", "torch", shape, functools.partial(out.copy_, x), diff),
+        Case(
+            "affine", "torch", shape, functools.partial(kernels.affine, x, w, b, dim), affine_diff
+        ),
+    ]
 
 
 def _first_line(err: Exception) -> str:
     return f"{type(err).__name__}: {err}".splitlines()[0][:200]
 
 
-def norm_cases(op: str, impls: Sequence[str], shape: tuple[int, ...], dtype: torch.dtype,
-               device: torch.device, notes: list[str]) -> list[Case]:
+def norm_cases(
+    op: str,
+    impls: Sequence[str],
+    shape: tuple[int, ...],
+    dtype: torch.dtype,
+    device: torch.device,
+    notes: list[str],
+) -> list[Case]:
     """The cases of ``op``, each checked against torch's float64 result.
 
     The "+compile" impls are compiled with ``torch.compile`` (their first call compiles). When

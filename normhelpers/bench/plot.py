@@ -14,8 +14,11 @@ if TYPE_CHECKING:
 __all__ = ["IMPL_COLORS", "plot_ratios"]
 
 IMPL_COLORS: dict[str, str] = {  # Okabe and Ito's colour-blind-safe palette
-    "torch": "#0072B2", "scratch": "#E69F00", "scratch+compile": "#D55E00",
-    "onepass": "#56B4E9", "onepass+compile": "#009E73",
+    "torch": "#0072B2",
+    "scratch": "#E69F00",
+    "scratch+compile": "#D55E00",
+    "onepass": "#56B4E9",
+    "onepass+compile": "#009E73",
 }
 
 
@@ -30,7 +33,8 @@ def plot_ratios(rows: Sequence[Row], ax: Axes | None = None, title: str = "") ->
 
     # groups of bars: (label, op, shape); affine has one group per input shape (CV, NLP)
     groups: list[tuple[str, str, str | None]] = [
-        (f"affine\n{r.shape}", "affine", r.shape) for r in rows if r.op == "affine"]
+        (f"affine\n{r.shape}", "affine", r.shape) for r in rows if r.op == "affine"
+    ]
     groups += [(op.replace("_", " "), op, None) for op in OPS if any(r.op == op for r in rows)]
     impls = [i for i in IMPLS if any(r.impl == i and r.op in {g[1] for g in groups} for r in rows)]
     if ax is None:
@@ -38,11 +42,20 @@ def plot_ratios(rows: Sequence[Row], ax: Axes | None = None, title: str = "") ->
     width = 0.8 / len(impls)
     labelled: set[str] = set()
     for j, (_, op, shape) in enumerate(groups):  # the bars of a group are centred on its tick
-        bars = [(impl, r.ratio_to_clone) for impl in impls for r in rows
-                if r.op == op and r.impl == impl and shape in (None, r.shape)]
+        bars = [
+            (impl, r.ratio_to_clone)
+            for impl in impls
+            for r in rows
+            if r.op == op and r.impl == impl and shape in (None, r.shape)
+        ]
         for k, (impl, ratio) in enumerate(bars):
-            ax.bar(j + (k - (len(bars) - 1) / 2) * width, ratio, width, color=IMPL_COLORS[impl],
-                   label=None if impl in labelled else impl)
+            ax.bar(
+                j + (k - (len(bars) - 1) / 2) * width,
+                ratio,
+                width,
+                color=IMPL_COLORS[impl],
+                label=None if impl in labelled else impl,
+            )
             labelled.add(impl)
     ax.axhline(1.0, color="black", lw=1, ls="--", label="limit 1.0: x read once")
     ax.axhline(1.5, color="black", lw=1, ls=":", label="limit 1.5: x read twice")

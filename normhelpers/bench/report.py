@@ -16,8 +16,7 @@ import torch
 
 from normhelpers.bench.cases import LIMITS
 
-__all__ = ["Row", "Report", "CSV_COLUMNS", "device_name", "format_table", "write_csv",
-           "read_csv"]
+__all__ = ["Row", "Report", "CSV_COLUMNS", "device_name", "format_table", "write_csv", "read_csv"]
 
 
 @dataclass
@@ -68,14 +67,18 @@ def device_name(device: torch.device) -> str:
 def format_table(report: Report) -> str:
     """The report as a text table: one line per case, median and spread, ratio to clone, GB/s."""
     first = report.rows[0]
-    lines = [f"{first.device} | {first.threads} threads | torch {first.torch} | {first.dtype} | "
-             f"{first.date}",
-             f"{'op':<14} {'impl':<16} {'shape':<15} {'median ms':>9} {'IQR ms':>7} "
-             f"{'x clone':>8} {'limit':>6} {'GB/s':>7}"]
+    lines = [
+        f"{first.device} | {first.threads} threads | torch {first.torch} | {first.dtype} | "
+        f"{first.date}",
+        f"{'op':<14} {'impl':<16} {'shape':<15} {'median ms':>9} {'IQR ms':>7} "
+        f"{'x clone':>8} {'limit':>6} {'GB/s':>7}",
+    ]
     for r in report.rows:
         limit = f"{LIMITS[r.op]:.1f}" if r.op in LIMITS else "-"
-        lines.append(f"{r.op:<14} {r.impl:<16} {r.shape:<15} {r.median_ms:>9.3f} "
-                     f"{r.iqr_ms:>7.3f} {r.ratio_to_clone:>8.2f} {limit:>6} {r.gb_per_s:>7.1f}")
+        lines.append(
+            f"{r.op:<14} {r.impl:<16} {r.shape:<15} {r.median_ms:>9.3f} "
+            f"{r.iqr_ms:>7.3f} {r.ratio_to_clone:>8.2f} {limit:>6} {r.gb_per_s:>7.1f}"
+        )
     lines.append("every output checked against a float64 reference: all agree")
     if report.compile_note:
         lines.append(report.compile_note)
@@ -89,8 +92,9 @@ def write_csv(rows: Sequence[Row], path: str | Path) -> None:
         writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v)
-                             for k, v in asdict(row).items()})
+            writer.writerow(
+                {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in asdict(row).items()}
+            )
 
 
 def read_csv(path: str | Path) -> list[Row]:

@@ -15,8 +15,14 @@ from normhelpers.bench.timing import time_interleaved
 __all__ = ["run"]
 
 
-def _cases(ops: Sequence[str], impls: Sequence[str], shapes: dict[str, tuple[int, ...]],
-           dtype: torch.dtype, device: torch.device, notes: list[str]) -> list[Case]:
+def _cases(
+    ops: Sequence[str],
+    impls: Sequence[str],
+    shapes: dict[str, tuple[int, ...]],
+    dtype: torch.dtype,
+    device: torch.device,
+    notes: list[str],
+) -> list[Case]:
     """clone, copy_ and affine for each layout that ``ops`` use, then the cases of each op."""
     cases = []
     for layout in [lay for lay in shapes if any(OPS[op][0] == lay for op in ops)]:
@@ -51,17 +57,33 @@ def run(
         torch._dynamo.reset()  # start from a clean slate (the on-disk kernel cache is kept)
     cases = _cases(ops, impls, SHAPES[(dev.type, size)], dt, dev, notes)
     threads = torch.get_num_threads()
-    measured = time_interleaved([c.call for c in cases], repeats, min_call_s,
-                                labels=[f"{c.op} ({c.impl})" for c in cases], num_threads=threads)
+    measured = time_interleaved(
+        [c.call for c in cases],
+        repeats,
+        min_call_s,
+        labels=[f"{c.op} ({c.impl})" for c in cases],
+        num_threads=threads,
+    )
     clone_s = {c.shape: m.median for c, m in zip(cases, measured, strict=True) if c.op == "clone"}
     name, date = device_name(dev), datetime.date.today().isoformat()
     rows = []
     for c, m in zip(cases, measured, strict=True):
         nbytes = math.prod(c.shape) * dt.itemsize
-        rows.append(Row(
-            device=name, threads=threads, torch=torch.__version__, date=date, dtype=dtype,
-            shape="x".join(map(str, c.shape)), op=c.op, impl=c.impl,
-            median_ms=m.median * 1e3, iqr_ms=m.iqr * 1e3,
-            ratio_to_clone=m.median / clone_s[c.shape],
-            gb_per_s=2 * nbytes / m.median / 1e9, max_abs_diff=c.max_abs_diff))
+        rows.append(
+            Row(
+                device=name,
+                threads=threads,
+                torch=torch.__version__,
+                date=date,
+                dtype=dtype,
+                shape="x".join(map(str, c.shape)),
+                op=c.op,
+                impl=c.impl,
+                median_ms=m.median * 1e3,
+                iqr_ms=m.iqr * 1e3,
+                ratio_to_clone=m.median / clone_s[c.shape],
+                gb_per_s=2 * nbytes / m.median / 1e9,
+                max_abs_diff=c.max_abs_diff,
+            )
+        )
     return Report(rows, compile_note=notes[0] if notes else None)

@@ -25,8 +25,9 @@ from torch.utils.benchmark import Measurement, Timer
 __all__ = ["make_timer", "time_interleaved"]
 
 
-def make_timer(call: Callable[[], object], label: str = "",
-               num_threads: int | None = None) -> Timer:
+def make_timer(
+    call: Callable[[], object], label: str = "", num_threads: int | None = None
+) -> Timer:
     """A Timer of ``call()`` with ``num_threads`` threads (default: torch's current count;
     Timer's own default is 1)."""
     threads = torch.get_num_threads() if num_threads is None else num_threads
@@ -46,8 +47,9 @@ def time_interleaved(
     ``iqr``, and the thread count it ran with (``num_threads``).
     """
     labels = list(labels) if labels is not None else [str(i) for i in range(len(calls))]
-    timers = [make_timer(call, label, num_threads)
-              for call, label in zip(calls, labels, strict=True)]
+    timers = [
+        make_timer(call, label, num_threads) for call, label in zip(calls, labels, strict=True)
+    ]
     numbers = [t.blocked_autorange(min_run_time=min_block_s).number_per_run for t in timers]
     rounds: list[list[Measurement]] = [[] for _ in timers]
     for _ in range(repeats):

@@ -24,9 +24,13 @@ class _TrafficLog(TorchDispatchMode):
         super().__init__()
         self.ops: list[tuple[str, int, int]] = []
 
-    def __torch_dispatch__(self, func: torch._ops.OpOverload, types: Sequence[type],
-                           args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
-                           ) -> Any:  # torch's signature: called for every aten op
+    def __torch_dispatch__(
+        self,
+        func: torch._ops.OpOverload,
+        types: Sequence[type],
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:  # torch's signature: called for every aten op
         out = func(*args, **(kwargs or {}))
         if not func.is_view:  # a view moves no data
             flat_in = torch.utils._pytree.tree_leaves((args, kwargs))
@@ -47,5 +51,4 @@ def count_traffic(fn: Callable[[], Tensor], nbytes: int) -> list[tuple[str, floa
     """
     with _TrafficLog() as log:
         fn()
-    return [(name, r / nbytes, w / nbytes) for name, r, w in log.ops
-            if r + w >= 0.01 * nbytes]
+    return [(name, r / nbytes, w / nbytes) for name, r, w in log.ops if r + w >= 0.01 * nbytes]

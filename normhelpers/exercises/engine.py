@@ -139,12 +139,16 @@ def _wanted(want: tuple[Tensor, ...], names: Sequence[str]) -> str:
     if len(want) == 1:
         return f"a tensor of shape {_fmt_shape(want[0].shape)}"
     parts = " and ".join(
-        f"{n} of shape {_fmt_shape(w.shape)}" for n, w in zip(names, want, strict=True))
+        f"{n} of shape {_fmt_shape(w.shape)}" for n, w in zip(names, want, strict=True)
+    )
     return f"a tuple ({', '.join(names)}): {parts}"
 
 
 def _problem(
-    checker: Checker, fn: Callable, case: Case, want: tuple[Tensor, ...],
+    checker: Checker,
+    fn: Callable,
+    case: Case,
+    want: tuple[Tensor, ...],
 ) -> str | tuple[Tensor, ...]:
     """Run ``fn`` on one case: its outputs, or a one-paragraph message saying what went wrong."""
     head = f"✗ {checker.title}: for {case.describe} your function"
@@ -153,15 +157,20 @@ def _problem(
         out = fn(*_clone(case.args))
     except NotImplementedError as err:
         said = f" ({_first_line(err)})" if _first_line(err) else ""
-        return (f"{head} raised NotImplementedError{said}: it is not written yet. Replace the "
-                f"raise with your code. {should}")
+        return (
+            f"{head} raised NotImplementedError{said}: it is not written yet. Replace the "
+            f"raise with your code. {should}"
+        )
     except Exception as err:
-        tip = case.note or ("It must work for every input this check tries; look at how your "
-                            "tensors broadcast.")
+        tip = case.note or (
+            "It must work for every input this check tries; look at how your tensors broadcast."
+        )
         return f"{head} raised {type(err).__name__}: {_first_line(err)}. {tip}"
     if out is None or out is Ellipsis:
-        return (f"{head} returned {out}: is its body still `...` or `pass`, or is the `return` "
-                f"missing? {should}")
+        return (
+            f"{head} returned {out}: is its body still `...` or `pass`, or is the `return` "
+            f"missing? {should}"
+        )
     got = _as_tensors(out, len(want))
     if got is None:
         return f"{head} returned an object of type {type(out).__name__}. {should}"
@@ -195,8 +204,9 @@ def _diagnose(checker: Checker, got: list[tuple[Tensor, ...]]) -> Mistake | None
     for mistake in checker.mistakes:
         wrong = mistake.recipe(checker.recipe)
         try:
-            outs = [_as_tensors(checker.compute(wrong, *_clone(c.args)), n_out)
-                    for c in checker.cases]
+            outs = [
+                _as_tensors(checker.compute(wrong, *_clone(c.args)), n_out) for c in checker.cases
+            ]
         except Exception:  # this mistake cannot even run on these inputs
             continue
         if all(o is not None and _close(g, o) for g, o in zip(got, outs, strict=True)):
@@ -204,8 +214,12 @@ def _diagnose(checker: Checker, got: list[tuple[Tensor, ...]]) -> Mistake | None
     return None
 
 
-def _verdict(title: str, passed: bool, lines: Sequence[str], mistake: str | None = None,
-             ) -> CheckResult:
+def _verdict(
+    title: str,
+    passed: bool,
+    lines: Sequence[str],
+    mistake: str | None = None,
+) -> CheckResult:
     msg = "\n".join(lines)
     print(msg)
     return CheckResult(title, passed, msg, mistake)
@@ -230,20 +244,33 @@ def run_check(checker: Checker, fn: Callable) -> CheckResult:
     shapes = ", ".join(_fmt_shape(c.shape) for c in cases)
     covers = f" ({checker.covers})" if checker.covers else ""
     if not bad:
-        return _verdict(checker.title, True, [_wrap(
-            f"✓ {checker.title}: your function matches {checker.reference} on all "
-            f"{len(cases)} inputs: {shapes}{covers}.")])
+        return _verdict(
+            checker.title,
+            True,
+            [
+                _wrap(
+                    f"✓ {checker.title}: your function matches {checker.reference} on all "
+                    f"{len(cases)} inputs: {shapes}{covers}."
+                )
+            ],
+        )
     first = bad[0]
     lines = [
-        _wrap(f"✗ {checker.title}: your function differs from {checker.reference} on "
-              f"{len(bad)} of {len(cases)} inputs."),
-        _wrap(f"First difference: {cases[first].describe}: "
-              f"{_difference(got[first], want[first], checker.outputs)}.", first="  "),
+        _wrap(
+            f"✗ {checker.title}: your function differs from {checker.reference} on "
+            f"{len(bad)} of {len(cases)} inputs."
+        ),
+        _wrap(
+            f"First difference: {cases[first].describe}: "
+            f"{_difference(got[first], want[first], checker.outputs)}.",
+            first="  ",
+        ),
     ]
     mistake = _diagnose(checker, got)
     if mistake is not None:
         lines.append(_wrap(f"Diagnosis: {mistake.name}. {mistake.hint}", first="  "))
     else:
-        lines.append(_wrap("This is not one of the classic mistakes I know. " + checker.summary,
-                           first="  "))
+        lines.append(
+            _wrap("This is not one of the classic mistakes I know. " + checker.summary, first="  ")
+        )
     return _verdict(checker.title, False, lines, mistake.name if mistake else None)

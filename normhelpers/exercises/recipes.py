@@ -84,8 +84,9 @@ def _group_view(recipe: Recipe, x: Tensor, num_groups: int) -> tuple[Tensor, lis
     groups are interleaved (channel k in group k % G).
     """
     n, c, rest = x.shape[0], x.shape[1], list(x.shape[2:])
-    g = {"num_groups": num_groups, "as_size": c // num_groups, "one": 1,
-         "per_channel": c}[recipe.groups]
+    g = {"num_groups": num_groups, "as_size": c // num_groups, "one": 1, "per_channel": c}[
+        recipe.groups
+    ]
     if recipe.over == "group_interleaved":
         return x.reshape([n, c // g, g, *rest]), [1, *range(3, x.dim() + 1)]
     view = x.reshape([n, g, c // g, *rest])
@@ -122,8 +123,13 @@ def _scale_shift(recipe: Recipe, y: Tensor, weight: Tensor | None, bias: Tensor 
 
 
 def normalize(
-    recipe: Recipe, x: Tensor, weight: Tensor | None, bias: Tensor | None, eps: float,
-    trailing: int = 1, num_groups: int = 1,
+    recipe: Recipe,
+    x: Tensor,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    eps: float,
+    trailing: int = 1,
+    num_groups: int = 1,
 ) -> Tensor:
     """The output of ``recipe`` on x: statistics, standardize, affine (or a wrong version).
 
@@ -143,7 +149,11 @@ def normalize(
 
 
 def running_stats(
-    recipe: Recipe, running_mean: Tensor, running_var: Tensor, x: Tensor, momentum: float,
+    recipe: Recipe,
+    running_mean: Tensor,
+    running_var: Tensor,
+    x: Tensor,
+    momentum: float,
 ) -> tuple[Tensor, Tensor]:
     """New (running_mean, running_var) after one training step on x, following ``recipe``.
 

@@ -28,18 +28,28 @@ SITE = Path(os.environ.get("NORMBOOK_SITE", ROOT / "_build" / "html"))
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 # Flags for a closed network: no background connections that would be refused.
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 SKIP_PAGES = {"genindex.html", "search.html"}  # generated index pages, tested separately
 
 
 def _pages() -> list[str]:
     if not SITE.is_dir():
         return []
-    pages = [p.relative_to(SITE).as_posix() for p in SITE.rglob("*.html")
-             if not p.relative_to(SITE).parts[0].startswith("_")]
+    pages = [
+        p.relative_to(SITE).as_posix()
+        for p in SITE.rglob("*.html")
+        if not p.relative_to(SITE).parts[0].startswith("_")
+    ]
     return sorted(p for p in pages if p not in SKIP_PAGES)
 
 
@@ -76,12 +86,16 @@ class PageProblems:
 
     def __init__(self, page: object, origin: str) -> None:
         self.errors: list[str] = []
-        page.on("console", lambda m: self.errors.append(f"console: {m.text}")
-                if m.type == "error" else None)
+        page.on(
+            "console",
+            lambda m: self.errors.append(f"console: {m.text}") if m.type == "error" else None,
+        )
         page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
         page.on("requestfailed", lambda r: self.errors.append(f"failed request: {r.url}"))
-        page.on("response", lambda r: self.errors.append(f"HTTP {r.status}: {r.url}")
-                if r.status >= 400 else None)
+        page.on(
+            "response",
+            lambda r: self.errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None,
+        )
 
         def route(request_route: object) -> None:
             url = request_route.request.url
@@ -121,11 +135,13 @@ def test_page_loads_cleanly(browser: object, server: str, path: str) -> None:
         text = page.evaluate(
             "() => { const b = document.querySelector('main') || document.body;"
             " const c = b.cloneNode(true); c.querySelectorAll('pre, code, script')"
-            ".forEach(e => e.remove()); return c.innerText; }")
+            ".forEach(e => e.remove()); return c.innerText; }"
+        )
         assert "$$" not in text, "raw $$ left in the page"
     broken = page.evaluate(
         "() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
-        ".map(i => i.src.slice(0, 120))")
+        ".map(i => i.src.slice(0, 120))"
+    )
     assert broken == [], f"images that did not load: {broken}"
     page.wait_for_timeout(200)
     page.close()
