@@ -175,7 +175,12 @@ def compare(
             if given
             else f"the {_dtype_name(expected.dtype)} tolerance"
         )
-        if ok:
+        exact_dtype = not given and not expected.dtype.is_floating_point
+        if exact_dtype:  # integers and booleans have no round-off: the test is exact
+            what = f"an exact {_dtype_name(expected.dtype)} comparison"
+        if ok and exact_dtype:
+            line = f"{name}✓ equal (exactly: {_dtype_name(expected.dtype)})"
+        elif ok:
             line = f"{name}✓ equal within {what if given else what.removeprefix('the ')}"
         elif math.isnan(diff):
             line = f"{name}✗ different: NaN where the other has a number"
@@ -209,7 +214,8 @@ def compare_all(
         verdicts.append(r)
         print(f"{label.ljust(width)}  {'✓' if r else r.line}")
     passed = sum(bool(r) for r in verdicts)
-    agree = verdicts[0].line.removeprefix("✓ ") if verdicts and passed else "agree"
+    texts = {r.line.removeprefix("✓ ") for r in verdicts}
+    agree = texts.pop() if len(texts) == 1 else "agree"  # one wording, or a neutral word
     if passed == len(verdicts):
         line = f"✓ all {passed} {agree}"
     else:

@@ -8,6 +8,8 @@ for the cells that demonstrate an error.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import random
 
 import numpy as np
@@ -38,4 +40,5 @@ def setup_notebook(seed: int = 0, threads: int = 1) -> None:
         return
     shell = get_ipython()
     if shell is not None:  # error demonstrations print the error, not torch's frames
-        shell.run_line_magic("xmode", "Minimal")
+        with contextlib.redirect_stdout(io.StringIO()):  # the magic announces itself
+            shell.run_line_magic("xmode", "Minimal")

@@ -194,3 +194,17 @@ def test_compare_all_prints_a_compact_table(capsys):
     assert lines[0] == "a  ✓"
     assert lines[1].startswith("b  ✗ different: max |diff| 1 (")
     assert lines[2] == "✗ 1 of 2 differ"
+
+
+def test_integer_tensors_are_compared_exactly(capsys):
+    result, line = line_of(capsys, torch.tensor([1, 2]), torch.tensor([1, 2]), "count")
+    assert result and line == "count: ✓ equal (exactly: int64)"
+    result, line = line_of(capsys, torch.tensor([1, 2]), torch.tensor([1, 3]), "count")
+    assert not result and line.startswith("count: ✗ different: max |diff| 1 (")
+    assert line.endswith("an exact int64 comparison)")
+
+
+def test_compare_all_summary_is_neutral_for_mixed_dtypes(capsys):
+    x = torch.randn(3)
+    table = nh.compare_all({"x": (x, x), "n": (torch.tensor(2), torch.tensor(2))})
+    assert table.line == "✓ all 2 agree"

@@ -29,3 +29,15 @@ def test_setup_sets_print_options():
     assert "0.3333" in repr(torch.tensor([1 / 3]))
     assert np.get_printoptions()["precision"] == 4
     assert np.get_printoptions()["suppress"]
+
+
+def test_setup_sets_short_tracebacks_silently_in_ipython(capsys):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        nh.setup_notebook()
+        assert shell.InteractiveTB.mode == "Minimal"
+        assert capsys.readouterr().out == ""  # cell 1 of a chapter shows no output
+    finally:
+        InteractiveShell.clear_instance()
