@@ -31,13 +31,12 @@ def register_affine(
     With weight=False neither exists; with bias=False only the weight does. A parameter
     that does not exist is an empty slot (None), as in torch.
     """
-    kw = {"device": device, "dtype": dtype}
     if weight:
-        module.weight = nn.Parameter(torch.ones(shape, **kw))
+        module.weight = nn.Parameter(torch.ones(shape, device=device, dtype=dtype))
     else:
         module.register_parameter("weight", None)
     if weight and bias:
-        module.bias = nn.Parameter(torch.zeros(shape, **kw))
+        module.bias = nn.Parameter(torch.zeros(shape, device=device, dtype=dtype))
     else:
         module.register_parameter("bias", None)
 
@@ -60,6 +59,8 @@ class NormBase(nn.Module):
 
     _version = 2
     _dims: tuple[int, ...] = ()  # the numbers of input dims a subclass accepts
+    weight: Tensor | None  # (C,) parameters, None when switched off
+    bias: Tensor | None
     running_mean: Tensor | None
     running_var: Tensor | None
     num_batches_tracked: Tensor | None
@@ -81,9 +82,10 @@ class NormBase(nn.Module):
         self.affine, self.track_running_stats = affine, track_running_stats
         register_affine(self, (num_features,), affine, bias, device, dtype)
         if track_running_stats:
-            kw = {"device": device, "dtype": dtype}
-            self.register_buffer("running_mean", torch.zeros(num_features, **kw))
-            self.register_buffer("running_var", torch.ones(num_features, **kw))
+            zeros = torch.zeros(num_features, device=device, dtype=dtype)
+            ones = torch.ones(num_features, device=device, dtype=dtype)
+            self.register_buffer("running_mean", zeros)
+            self.register_buffer("running_var", ones)
             counter = torch.tensor(0, dtype=torch.long, device=device)
             self.register_buffer("num_batches_tracked", counter)
         else:
@@ -93,6 +95,9 @@ class NormBase(nn.Module):
     def reset_running_stats(self) -> None:
         """Running mean 0, running variance 1, no batch seen (nothing when none are kept)."""
         if self.track_running_stats:
+            # __init__ registered all three buffers when track_running_stats=True
+            assert self.running_mean is not None and self.running_var is not None
+            assert self.num_batches_tracked is not None
             self.running_mean.zero_()
             self.running_var.fill_(1.0)
             self.num_batches_tracked.zero_()

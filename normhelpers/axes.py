@@ -106,7 +106,13 @@ def stat_shape(kind: str, layout: str, shape: tuple[int, ...], groups: int = 1) 
     return kept
 
 
-def normalize(x: Tensor, kind: str, layout: str, groups: int = 1, eps: float = 1e-5) -> Tensor:
+def normalize(
+    x: Tensor,
+    kind: str,
+    layout: str,
+    groups: int = 1,
+    eps: float = 1e-5,
+) -> Tensor:
     """Normalize ``x`` (no affine) with the statistics of norm ``kind`` for ``layout``.
 
     One recipe for every norm: subtract the mean over :func:`reduce_dims`, divide by
@@ -125,9 +131,10 @@ def normalize(x: Tensor, kind: str, layout: str, groups: int = 1, eps: float = 1
         C = x.shape[c]
         if C % groups != 0:
             raise ValueError(f"{C} channels cannot be split into {groups} groups")
-        # split the channel dim into (G, C/G) and average over C/G and the other reduced dims
+        # split the channel dim into (G, C/G); average over C/G and the other dims
         split = x.unflatten(c, (groups, C // groups))
-        sdims = [d + 1 if d >= c else d for d in dims]  # dims shift right after the split
+        # the dims after the channel dim shift right by one
+        sdims = [d + 1 if d >= c else d for d in dims]
         mean, var = moments(split, sdims)  # biased variance, as every norm
         return standardize(split, mean, var, eps).flatten(c, c + 1)
     mean, var = moments(x, dims)

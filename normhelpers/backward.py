@@ -42,21 +42,27 @@ __all__ = [
 def normalize_forward(x: Tensor, dims: list[int], eps: float) -> tuple[Tensor, Tensor]:
     """x_hat = (x - mean) * rstd and rstd = 1/sqrt(var + eps), statistics over ``dims``.
 
-    x: any shape. Returns x_hat (shape of x) and rstd (shape of x with size 1 in ``dims``).
-    The variance is the biased one (divide by the number of elements), as in every norm.
+    x: any shape. Returns x_hat (shape of x) and rstd (shape of x with size 1 in
+    ``dims``). The variance is the biased one (divide by the number of elements), as in
+    every norm.
     """
     mean, var = moments(x, dims)
     rstd = torch.rsqrt(var + eps)
     return (x - mean) * rstd, rstd
 
 
-def normalize_backward(grad_xhat: Tensor, xhat: Tensor, rstd: Tensor, dims: list[int]) -> Tensor:
+def normalize_backward(
+    grad_xhat: Tensor,
+    xhat: Tensor,
+    rstd: Tensor,
+    dims: list[int],
+) -> Tensor:
     r"""dL/dx from dL/dx_hat: ``rstd * (g - mean(g) - x_hat * mean(g * x_hat))``.
 
     grad_xhat, xhat: same shape; rstd: size 1 in ``dims``; means over ``dims``.
 
-    $\frac{\partial L}{\partial x} = \frac{1}{\sqrt{\sigma^2 + \epsilon}}\left(g - \bar g - \hat x\,
-    \overline{g \hat x}\right)$
+    $\frac{\partial L}{\partial x} = \frac{1}{\sqrt{\sigma^2 + \epsilon}}
+    \left(g - \bar g - \hat x\, \overline{g \hat x}\right)$
     """
     mean_g = grad_xhat.mean(dim=dims, keepdim=True)
     mean_gx = (grad_xhat * xhat).mean(dim=dims, keepdim=True)
@@ -131,7 +137,8 @@ class LayerNormFunction(torch.autograd.Function):
     def backward(ctx: Any, grad_y: Tensor) -> tuple[Tensor | None, ...]:
         xhat, rstd, weight = ctx.saved_tensors
         dims = ctx.dims
-        lead = list(range(xhat.dim() - len(dims)))  # the leading dims: one statistic each
+        # the leading dims, one statistic each: weight and bias gradients sum over them
+        lead = list(range(xhat.dim() - len(dims)))
         grad_xhat = grad_y if weight is None else grad_y * weight
         grad_x = normalize_backward(grad_xhat, xhat, rstd, dims)
         grad_w = None if weight is None else (grad_y * xhat).sum(dim=lead)

@@ -16,11 +16,15 @@ modules and :mod:`normhelpers.modules`' alike (anything with ``running_mean``, `
 from __future__ import annotations
 
 import copy
+from typing import TypeVar, cast
 
 import torch
 from torch import Tensor, nn
 
 __all__ = ["bn_scale_shift", "fold_weight_and_bias", "fold_bn_into_conv", "fold_bn_into_linear"]
+
+# the layers a BatchNorm can be folded into; _folded returns the type it is given
+LayerT = TypeVar("LayerT", bound="nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d")
 
 
 def _check_foldable(bn: nn.Module, channels: int, layer: str, weight_shape: list[int]) -> None:
@@ -37,24 +41,29 @@ def _check_foldable(bn: nn.Module, channels: int, layer: str, weight_shape: list
             f"cannot fold {name} in training mode: it normalizes with the statistics of each "
             "batch, which no fixed weight can reproduce; call .eval() on the model first"
         )
-    if bn.running_mean.shape != (channels,):
+    running_mean = bn.running_mean
+    assert isinstance(running_mean, Tensor)  # not None: checked above
+    if running_mean.shape != (channels,):
         raise ValueError(
             f"channel count mismatch: {layer} has {channels} output channels (weight shape "
-            f"{weight_shape}) but {name} has running_mean of shape {list(bn.running_mean.shape)}"
+            f"{weight_shape}) but {name} has running_mean of shape {list(running_mean.shape)}"
         )
 
 
 def bn_scale_shift(bn: nn.Module) -> tuple[Tensor, Tensor]:
-    """The eval-mode BatchNorm as ``y = scale * z + shift`` per channel: two tensors of shape (C,).
+    """The eval-mode BatchNorm as ``y = scale * z + shift`` per channel.
 
-    scale = weight / sqrt(running_var + eps), shift = bias - running_mean * scale
-    (weight 1 and bias 0 when the layer has none).
+    scale = weight / sqrt(running_var + eps), shift = bias - running_mean * scale: two
+    tensors of shape (C,) (weight 1 and bias 0 when the layer has none).
     """
-    scale = torch.rsqrt(bn.running_var + bn.eps)
-    if bn.weight is not None:
+    mean, var = bn.running_mean, bn.running_var
+    assert isinstance(mean, Tensor) and isinstance(var, Tensor), "no running statistics"
+    eps = cast(float, bn.eps)  # a number; nn.Module types attributes as Tensor | Module
+    scale = torch.rsqrt(var + eps)
+    if isinstance(bn.weight, Tensor):  # None when affine=False
         scale = scale * bn.weight
-    shift = -bn.running_mean * scale
-    if bn.bias is not None:
+    shift = -mean * scale
+    if isinstance(bn.bias, Tensor):
         shift = shift + bn.bias
     return scale, shift
 
@@ -64,18 +73,20 @@ def fold_weight_and_bias(
 ) -> tuple[Tensor, Tensor]:
     """W' and b' of the layer that computes ``bn(layer(x))`` in one step.
 
-    weight: (C_out, ...) of the layer before ``bn`` (conv or linear); bias: (C_out,) or None.
-    Returns W' = scale[c] * weight[c] for every output channel c, b' = (b - mean) * scale + beta.
+    weight: (C_out, ...) of the layer before ``bn`` (conv or linear).
+    bias: (C_out,) or None. Returns W' = scale[c] * weight[c] for every output channel c
+    and b' = (b - mean) * scale + beta.
     """
     with torch.no_grad():
         scale, shift = bn_scale_shift(bn)
         b = torch.zeros_like(shift) if bias is None else bias
-        new_weight = weight * scale.reshape(-1, *([1] * (weight.dim() - 1)))  # row c times s_c
+        row_shape = (-1, *([1] * (weight.dim() - 1)))  # (C_out, 1, ...)
+        new_weight = weight * scale.reshape(row_shape)  # row c times s_c
         new_bias = b * scale + shift  # = (b - running_mean) * scale + beta
     return new_weight.to(weight.dtype), new_bias.to(weight.dtype)
 
 
-def _folded(layer: nn.Module, bn: nn.Module) -> nn.Module:
+def _folded(layer: LayerT, bn: nn.Module) -> LayerT:
     """A copy of ``layer`` whose weight and bias are replaced by the folded ones."""
     fused = copy.deepcopy(layer)
     new_weight, new_bias = fold_weight_and_bias(layer.weight.detach(), layer.bias, bn)
@@ -84,7 +95,7 @@ def _folded(layer: nn.Module, bn: nn.Module) -> nn.Module:
     return fused
 
 
-def fold_bn_into_conv(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+def fold_bn_into_conv(conv: nn.Conv2d, bn: nn.Module) -> nn.Conv2d:
     """A new convolution equal to ``bn(conv(x))`` for an eval-mode ``bn``; the inputs are unchanged.
 
     conv: ``nn.Conv1d/2d/3d`` with weight (C_out, C_in / groups, *kernel), any ``groups``
@@ -101,7 +112,7 @@ def fold_bn_into_conv(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     return _folded(conv, bn)
 
 
-def fold_bn_into_linear(linear: nn.Linear, bn: nn.BatchNorm1d) -> nn.Linear:
+def fold_bn_into_linear(linear: nn.Linear, bn: nn.Module) -> nn.Linear:
     """A new linear layer equal to ``bn(linear(x))`` for an eval-mode ``bn`` over D_out features.
 
     linear: weight (D_out, D_in), with or without bias. For (N, L, D) inputs the BatchNorm sees

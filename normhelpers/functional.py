@@ -8,12 +8,20 @@ these functions, so each one is short and says what it computes.
 Shape notation: N batch, C channels (features), ``*`` any number of spatial or time
 dimensions (H, W, L, ...), G groups.
 
-Every norm computes
+Every norm except RMSNorm computes
 
     y = (x - mean) / sqrt(var + eps) * weight + bias
 
 where ``var`` is the **biased** variance (divide by the number of elements) and eps sits
-**inside** the square root. The norms differ only in which elements share one mean and var.
+**inside** the square root. RMSNorm does not centre:
+y = x / sqrt(mean(x**2) + eps) * weight, with no mean subtracted and no bias.
+
+Beyond which elements share one statistic, the norms differ in the shape of weight and
+bias (per channel for batch, instance and group norm; per element for layer and RMS
+norm), in training vs evaluation (batch norm, and instance norm when asked, keep running
+statistics for evaluation; the others compute the same in both modes) and in their
+defaults (instance norm: no affine parameters and no running statistics; RMS norm:
+eps=None, the machine epsilon of the compute dtype).
 """
 
 from __future__ import annotations
@@ -122,12 +130,14 @@ def batch_norm(
     momentum: float = 0.1,
     eps: float = 1e-5,
 ) -> Tensor:
-    r"""Batch normalization: one mean and variance **per channel**, over N and all spatial dims.
+    r"""Batch normalization: one mean and variance **per channel**, over N and all
+    spatial dims.
 
     input: (N, C) or (N, C, *). weight, bias, running_mean, running_var: (C,).
 
-    training=True:  normalize with the batch statistics (biased variance) and, if given,
-                    update the running statistics in place with the **unbiased** variance:
+    training=True:  normalize with the batch statistics (biased variance) and, if
+                    given, update the running statistics in place with the
+                    **unbiased** variance:
                     running = (1 - momentum) * running + momentum * batch_statistic.
     training=False: normalize with running_mean and running_var.
 
@@ -137,15 +147,15 @@ def batch_norm(
         n = input.shape[0] * math.prod(input.shape[2:])
         _verify_more_than_one_value(input, n)
     if training and eps <= 0.0:
-        raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+        msg = f"batch_norm eps must be positive during training, but got {eps}"
+        raise ValueError(msg)
     if eps < 0.0:
         raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
-    if input.numel() == 0:  # empty batch: torch checks no shape and updates no statistic
+    if input.numel() == 0:  # empty batch: torch checks no shape, updates no statistic
         return _empty_output(input, weight, bias)
     if input.dim() < 2:
-        raise RuntimeError(
-            f"batch_norm expects input of shape (N, C, *), got shape {list(input.shape)}"
-        )
+        expected = "batch_norm expects input of shape (N, C, *)"
+        raise RuntimeError(f"{expected}, got shape {list(input.shape)}")
     C = input.shape[1]
     for name, t in [
         ("running_mean", running_mean),
@@ -163,8 +173,10 @@ def batch_norm(
         update_running(running_var, var.detach().reshape(C) * n / (n - 1), momentum)
     else:
         if running_mean is None or running_var is None:
-            raise RuntimeError("batch_norm in evaluation mode needs running_mean and running_var")
-        mean, var = running_mean.reshape(shape).to(x.dtype), running_var.reshape(shape).to(x.dtype)
+            msg = "batch_norm in evaluation mode needs running_mean and running_var"
+            raise RuntimeError(msg)
+        mean = running_mean.reshape(shape).to(x.dtype)
+        var = running_var.reshape(shape).to(x.dtype)
     y = standardize(x, mean, var, eps)
     return affine(y, weight, bias, shape).to(input.dtype)
 
@@ -245,8 +257,8 @@ def layer_norm(
     r"""Layer normalization: one mean and variance **per sample** (per token), over the
     trailing dims given by ``normalized_shape``.
 
-    input: (*, *normalized_shape). weight, bias: normalized_shape (one value **per element**).
-    Same computation in training and evaluation: no running statistics.
+    input: (*, *normalized_shape). weight, bias: normalized_shape (one value **per
+    element**). Same computation in training and evaluation: no running statistics.
 
     $y = \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}} \odot \gamma + \beta$
     """
@@ -254,8 +266,9 @@ def layer_norm(
     for name, t in [("weight", weight), ("bias", bias)]:
         if t is not None and list(t.shape) != list(normalized_shape):
             raise RuntimeError(
-                f"Expected {name} to be of same shape as normalized_shape, but got {name} of "
-                f"shape {list(t.shape)} and normalized_shape = {list(normalized_shape)}"
+                f"Expected {name} to be of same shape as normalized_shape, but got "
+                f"{name} of shape {list(t.shape)} and normalized_shape = "
+                f"{list(normalized_shape)}"
             )
     x = upcast(input)
     mean, var = moments(x, dims)
@@ -279,21 +292,24 @@ def group_norm(
     """
     if input.dim() < 2:
         raise RuntimeError(
-            f"Expected at least 2 dimensions for input tensor but received {input.dim()} "
-            f"(input of shape {list(input.shape)}; GroupNorm expects (N, C, *))"
+            "Expected at least 2 dimensions for input tensor but received "
+            f"{input.dim()} (input of shape {list(input.shape)}; GroupNorm expects "
+            "(N, C, *))"
         )
     N, C = input.shape[0], input.shape[1]
     spatial = math.prod(input.shape[2:])
-    _verify_more_than_one_value(input, (N * C // num_groups) * spatial)  # torch's own check
+    # torch's own check: more than one value per (sample, group)
+    _verify_more_than_one_value(input, (N * C // num_groups) * spatial)
     if C % num_groups != 0:
         raise RuntimeError(
-            "Expected number of channels in input to be divisible by num_groups, but got input "
-            f"of shape {list(input.shape)} and num_groups={num_groups}"
+            "Expected number of channels in input to be divisible by num_groups, but "
+            f"got input of shape {list(input.shape)} and num_groups={num_groups}"
         )
     for name, t in [("weight", weight), ("bias", bias)]:
         _check_vector(name, t, C, "channel", input)
     x = upcast(input)
-    grouped = x.reshape(N, num_groups, C // num_groups * spatial)  # (N, G, C/G * prod(spatial))
+    # (N, G, C/G * prod(spatial)): the elements of one group side by side
+    grouped = x.reshape(N, num_groups, C // num_groups * spatial)
     mean, var = moments(grouped, [2])
     y = standardize(grouped, mean, var, eps).reshape(input.shape)
     shape = [1, C] + [1] * (input.dim() - 2)
@@ -306,22 +322,24 @@ def rms_norm(
     weight: Tensor | None = None,
     eps: float | None = None,
 ) -> Tensor:
-    r"""Root-mean-square normalization: divide by the RMS over the trailing dims; no mean
-    is subtracted and there is no bias.
+    r"""Root-mean-square normalization: divide by the RMS over the trailing dims; no
+    mean is subtracted and there is no bias.
 
     input: (*, *normalized_shape). weight: normalized_shape.
-    eps=None means ``torch.finfo(dtype).eps`` of the compute dtype (float32 for half inputs).
+    eps=None means ``torch.finfo(dtype).eps`` of the compute dtype (float32 for half
+    inputs).
 
     $y = \frac{x}{\sqrt{\frac{1}{D}\sum_i x_i^2 + \epsilon}} \odot \gamma$
     """
     dims = _check_normalized_shape(input, normalized_shape)
     if weight is not None and list(weight.shape) != list(normalized_shape):
         raise RuntimeError(
-            f"Expected weight to be of same shape as normalized_shape, but got weight of shape "
-            f"{list(weight.shape)} and normalized_shape = {list(normalized_shape)}"
+            "Expected weight to be of same shape as normalized_shape, but got weight "
+            f"of shape {list(weight.shape)} and normalized_shape = "
+            f"{list(normalized_shape)}"
         )
     x = upcast(input)
-    if eps is None:  # machine epsilon of the dtype the arithmetic runs in, as torch does
+    if eps is None:  # as torch: the machine epsilon of the dtype the arithmetic runs in
         eps = torch.finfo(x.dtype).eps
     y = x * torch.rsqrt((x * x).mean(dim=dims, keepdim=True) + eps)
     if weight is not None:

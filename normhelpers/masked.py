@@ -40,13 +40,16 @@ def masked_batch_norm(
     momentum: float = 0.1,
     eps: float = 1e-5,
 ) -> Tensor:
-    """BatchNorm over the real tokens of (N, L, D) ``x``: padding never enters the statistics.
+    """BatchNorm over the real tokens of (N, L, D) ``x``: padding never enters the
+    statistics.
 
-    mask: (N, L), True on real tokens. weight, bias, running_mean, running_var: (D,) or None.
+    mask: (N, L), True on real tokens.
+    weight, bias, running_mean, running_var: (D,) or None.
     In training, the mean and biased variance per feature (D,) are taken over the
-    M = mask.sum() real tokens, ``x[mask]`` of shape (M, D), and the running statistics are
-    updated with the unbiased variance (times M / (M - 1)), exactly as ``nn.BatchNorm1d`` on
-    that (M, D) matrix. Returns (N, L, D), with the padding positions set to 0.
+    M = mask.sum() real tokens, ``x[mask]`` of shape (M, D), and the running statistics
+    are updated with the unbiased variance (times M / (M - 1)), exactly as
+    ``nn.BatchNorm1d`` on that (M, D) matrix. Returns (N, L, D), with the padding
+    positions set to 0.
     """
     _check_mask(x, mask)
     mask = mask.bool()
@@ -54,13 +57,16 @@ def masked_batch_norm(
     if training:
         count = int(mask.sum())
         if count < 2:
-            raise ValueError(f"Expected more than 1 real token when training, got {count}")
+            msg = f"Expected more than 1 real token when training, got {count}"
+            raise ValueError(msg)
         mean, var = moments(h[mask], [0])  # (1, D) each, from the (M, D) real tokens
         update_running(running_mean, mean.detach().reshape(-1), momentum)
-        update_running(running_var, var.detach().reshape(-1) * count / (count - 1), momentum)
+        unbiased = var.detach().reshape(-1) * count / (count - 1)
+        update_running(running_var, unbiased, momentum)
     else:
         if running_mean is None or running_var is None:
-            raise RuntimeError("masked_batch_norm in evaluation mode needs running statistics")
+            msg = "masked_batch_norm in evaluation mode needs running statistics"
+            raise RuntimeError(msg)
         mean, var = running_mean.to(h.dtype), running_var.to(h.dtype)  # (D,)
     y = affine(standardize(h, mean, var, eps), weight, bias)  # (N, L, D)
     return (y * mask.unsqueeze(-1)).to(x.dtype)

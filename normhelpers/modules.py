@@ -46,6 +46,7 @@ class _BatchNorm(NormBase):
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
+            assert self.num_batches_tracked is not None  # kept when track_running_stats=True
             self.num_batches_tracked.add_(1)
             if self.momentum is None:  # cumulative moving average: weight 1/t for batch t
                 factor = 1.0 / float(self.num_batches_tracked)
@@ -183,13 +184,17 @@ class InstanceNorm3d(_InstanceNorm):
 
 
 def _as_shape(normalized_shape: int | Sequence[int]) -> tuple[int, ...]:
-    if isinstance(normalized_shape, numbers.Integral):
+    # numbers.Integral also accepts numpy integers; int tells the type checker the rest
+    if isinstance(normalized_shape, (int, numbers.Integral)):
         return (int(normalized_shape),)
     return tuple(normalized_shape)
 
 
 class LayerNorm(nn.Module):
     """LayerNorm over the trailing dims ``normalized_shape``; weight and bias have that shape."""
+
+    weight: Tensor | None  # normalized_shape, None when switched off
+    bias: Tensor | None
 
     def __init__(
         self,
@@ -221,6 +226,9 @@ class LayerNorm(nn.Module):
 
 class GroupNorm(nn.Module):
     """GroupNorm: C channels in G groups, statistics per sample and group; affine per channel."""
+
+    weight: Tensor | None  # (C,), None when switched off
+    bias: Tensor | None
 
     def __init__(
         self,
@@ -262,6 +270,8 @@ class GroupNorm(nn.Module):
 
 class RMSNorm(nn.Module):
     """RMSNorm over the trailing dims ``normalized_shape``; weight of that shape, no bias."""
+
+    weight: Tensor | None  # normalized_shape, None when switched off
 
     def __init__(
         self,

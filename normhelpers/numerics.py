@@ -35,7 +35,10 @@ def var_one_pass(x: Tensor, dim: int = -1) -> Tensor:
 
 
 def var_two_pass(x: Tensor, dim: int = -1) -> Tensor:
-    """E[(x - E[x])^2] over ``dim``: the mean first, then the squared deviations. (*, n) -> (*)."""
+    """E[(x - E[x])^2] over ``dim``: the mean first, then the squared deviations.
+
+    x: (*, n) -> (*).
+    """
     mean = x.mean(dim=dim, keepdim=True)
     return ((x - mean) ** 2).mean(dim=dim)
 
@@ -43,7 +46,8 @@ def var_two_pass(x: Tensor, dim: int = -1) -> Tensor:
 def two_pass_stats(x: Tensor) -> tuple[int, Tensor, Tensor]:
     """(count n, mean (*), M2 (*)) over the last dim of x (*, n), with two passes.
 
-    M2 is the sum of squared deviations, n * var: the triple that :func:`merge_stats` combines.
+    M2 is the sum of squared deviations, n * var: the triple that :func:`merge_stats`
+    combines.
     """
     n = x.shape[-1]
     return n, x.mean(dim=-1), var_two_pass(x) * n
@@ -53,7 +57,8 @@ def welford_stats(x: Tensor) -> tuple[int, Tensor, Tensor]:
     """Welford's algorithm over the last dim, one element at a time.
 
     x: (*, n). Returns (count n, mean (*), M2 (*)) with M2 = sum of squared deviations.
-    After element k (1-based): delta = x_k - mean; mean += delta / k; M2 += delta * (x_k - mean).
+    After element k (1-based):
+    delta = x_k - mean; mean += delta / k; M2 += delta * (x_k - mean).
     """
     n = x.shape[-1]
     mean = torch.zeros_like(x[..., 0])
@@ -83,7 +88,8 @@ def merge_stats(
     r"""(count, mean, M2) of the union of two disjoint parts A and B, from theirs.
 
     $\delta = \bar x_B - \bar x_A$, $n = n_A + n_B$,
-    $\bar x = \bar x_A + \delta\, n_B / n$, $M_2 = M_{2,A} + M_{2,B} + \delta^2 n_A n_B / n$.
+    $\bar x = \bar x_A + \delta\, n_B / n$,
+    $M_2 = M_{2,A} + M_{2,B} + \delta^2 n_A n_B / n$.
     The variance of the union is ``m2 / count``. Shapes of the means and M2s broadcast.
     """
     count = count_a + count_b

@@ -130,7 +130,7 @@ def _block(kind: str, layout: str, groups: int) -> tuple[np.ndarray, tuple[str, 
     return mask.T[None], ("N (samples)", "D (features)", "")
 
 
-def _face_color(base: str, shade: float) -> tuple[float, float, float]:
+def _face_color(base: str | tuple[float, float, float], shade: float) -> tuple[float, float, float]:
     """``base`` mixed with white (shade > 0) or black (shade < 0)."""
     rgb = np.array(to_rgb(base))
     target = 1.0 if shade > 0 else 0.0

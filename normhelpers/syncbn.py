@@ -58,8 +58,9 @@ __all__ = [
 class AllReduceSum(torch.autograd.Function):
     """Sum of a tensor over all ranks, with a backward pass.
 
-    Forward: every rank gets ``sum_r t_r``. Backward: the gradient of rank r's input is the sum
-    of every rank's gradient of the output, since ``t_r`` enters every rank's output.
+    Forward: every rank gets ``sum_r t_r``. Backward: the gradient of rank r's input is
+    the sum of every rank's gradient of the output, since ``t_r`` enters every rank's
+    output.
     """
 
     @staticmethod
@@ -105,19 +106,21 @@ def sync_batch_norm(
     eps: float = 1e-5,
     group: Any = None,
 ) -> Tensor:
-    r"""Training-mode BatchNorm of this rank's part ``x`` with the statistics of all ranks.
+    r"""Training-mode BatchNorm of this rank's part ``x`` with all ranks' statistics.
 
-    x: (N_r, C, *) on this rank (N_r may differ between ranks). weight, bias: (C,) or None.
-    running_mean, running_var: (C,) buffers updated in place (same on every rank), or None.
-    Returns (N_r, C, *). Must be called by every rank of ``group`` (it communicates).
+    x: (N_r, C, *) on this rank (N_r may differ between ranks).
+    weight, bias: (C,) or None. running_mean, running_var: (C,) buffers updated in place
+    (same on every rank), or None. Returns (N_r, C, *). Must be called by every rank of
+    ``group`` (it communicates).
 
-    Each rank sends its count $n_r$, mean $\mu_r$ and $M_{2,r} = n_r \sigma_r^2$ per channel;
-    every rank merges them: $\mu = \sum_r n_r \mu_r / n$ and
-    $\sigma^2 = \big(\sum_r M_{2,r} + \sum_r n_r (\mu_r - \mu)^2\big) / n$. Why not add
-    $\sum x$ and $\sum x^2$ and take $\sum x^2 / n - \mu^2$, one all-reduce of the same size:
-    that difference cancels when the mean is large against the spread (mean 1e4 and std 0.1
-    in float32 give a negative variance, and NaN). Here every term is a squared deviation,
-    never negative; ``nn.SyncBatchNorm`` also gathers and merges per-rank statistics.
+    Each rank sends its count $n_r$, mean $\mu_r$ and $M_{2,r} = n_r \sigma_r^2$ per
+    channel; every rank merges them: $\mu = \sum_r n_r \mu_r / n$ and
+    $\sigma^2 = \big(\sum_r M_{2,r} + \sum_r n_r (\mu_r - \mu)^2\big) / n$.
+    Why not add $\sum x$ and $\sum x^2$ and take $\sum x^2 / n - \mu^2$, one all-reduce
+    of the same size: that difference cancels when the mean is large against the spread
+    (mean 1e4 and std 0.1 in float32 give a negative variance, and NaN). Here every term
+    is a squared deviation, never negative; ``nn.SyncBatchNorm`` also gathers and merges
+    per-rank statistics.
     """
     c = x.shape[1]
     dims = [0, *range(2, x.dim())]  # every dim except the channel dim
@@ -125,12 +128,14 @@ def sync_batch_norm(
     h = upcast(x)
     n_r = h.numel() // c
     mean_r, var_r = moments(h, dims)  # this rank's own statistics, (1, C, 1, ...) each
-    row = torch.cat([mean_r.new_tensor([n_r]), mean_r.reshape(c), var_r.reshape(c) * n_r])
+    count_r = mean_r.new_tensor([n_r])
+    row = torch.cat([count_r, mean_r.reshape(c), var_r.reshape(c) * n_r])  # (2C + 1,)
     table = all_gather_rows(row, group)  # (P, 2C + 1): n_r, mean_r, M2_r; one message
     counts, means, m2s = table[:, :1], table[:, 1 : c + 1], table[:, c + 1 :]
     n = counts.sum()
     mean = (counts * means).sum(dim=0) / n  # (C,)
-    var = (m2s.sum(dim=0) + (counts * (means - mean) ** 2).sum(dim=0)) / n  # biased, (C,)
+    between = (counts * (means - mean) ** 2).sum(dim=0)  # spread of the rank means
+    var = (m2s.sum(dim=0) + between) / n  # biased, (C,)
     update_running(running_mean, mean.detach(), momentum)
     update_running(running_var, var.detach() * n / (n - 1), momentum)  # the global n
     y = standardize(h, mean.reshape(shape), var.reshape(shape), eps)
@@ -262,7 +267,7 @@ def bn_worker(
     eps: float,
     sizes: list[int],
 ) -> dict[str, Tensor]:
-    """One rank of :func:`run_two_process_demo`: a training step per batch on its samples."""
+    """One rank of :func:`run_two_process_demo`: one training step per batch."""
     start = sum(sizes[:rank])
     rows = slice(start, start + sizes[rank])
     weight = weight.clone().requires_grad_(True)
@@ -272,8 +277,11 @@ def bn_worker(
         weight.grad = bias.grad = None
         x_r = x[rows].clone().requires_grad_(True)
         y = sync_batch_norm(x_r, weight, bias, running_mean, running_var, momentum, eps)
-        (y * grad_output[rows]).sum().backward()  # a scalar loss whose gradient is grad_output
-    for grad in (weight.grad, bias.grad):  # parameters: sum over the ranks (DDP averages)
+        # a scalar loss whose gradient with respect to y is grad_output
+        (y * grad_output[rows]).sum().backward()
+    # backward() filled all three: each of them requires grad and enters y
+    assert x_r.grad is not None and weight.grad is not None and bias.grad is not None
+    for grad in (weight.grad, bias.grad):  # summed over the ranks (DDP averages)
         dist.all_reduce(grad)
     return {
         "output": y.detach(),

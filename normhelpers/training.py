@@ -169,6 +169,9 @@ class RunningStatsBatchNorm2d(nn.BatchNorm2d):
     Input and output (N, C, H, W).
     """
 
+    # a number: F.batch_norm has no cumulative average (nn.BatchNorm2d's momentum=None)
+    momentum: float
+
     def forward(self, input: Tensor) -> Tensor:
         if self.training:
             with torch.no_grad():  # update the running statistics only

@@ -20,15 +20,22 @@ __all__ = ["EPS", "batch_norm_one_pass", "layer_norm_one_pass", "affine"]
 EPS = 1e-5
 
 
-def batch_norm_one_pass(x: Tensor, weight: Tensor, bias: Tensor, eps: float = EPS) -> Tensor:
-    r"""Training-mode BatchNorm written for a fusing compiler. x: (N, C, *); weight, bias: (C,).
+def batch_norm_one_pass(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    eps: float = EPS,
+) -> Tensor:
+    r"""Training-mode BatchNorm written for a fusing compiler.
 
-    Both statistics come from ONE pass over x: the sums of $d$ and $d^2$, where $d = x - s$ and
-    the shift $s$ is the channel's mean over the first sample only (it costs a read of 1/N of x).
-    Because $s$ is close to the channel's mean, $\bar d$ is small and
-    $\mathrm{var} = \overline{d^2} - \bar d^{\,2}$ does not cancel catastrophically.
-    The output is one multiply-add per element, $y = d\,a + b$, with
-    $a = \gamma / \sqrt{\mathrm{var} + \epsilon}$ and $b = \beta - \bar d\,a$ of shape (C,).
+    x: (N, C, *); weight, bias: (C,).
+    Both statistics come from ONE pass over x: the sums of $d$ and $d^2$, where
+    $d = x - s$ and the shift $s$ is the channel's mean over the first sample only (it
+    costs a read of 1/N of x). Because $s$ is close to the channel's mean, $\bar d$ is
+    small and $\mathrm{var} = \overline{d^2} - \bar d^{\,2}$ does not cancel
+    catastrophically. The output is one multiply-add per element, $y = d\,a + b$, with
+    $a = \gamma / \sqrt{\mathrm{var} + \epsilon}$ and $b = \beta - \bar d\,a$ of
+    shape (C,).
     """
     C = x.shape[1]
     shape = [1, C] + [1] * (x.dim() - 2)  # (1, C, 1, ..., 1)
@@ -44,17 +51,25 @@ def batch_norm_one_pass(x: Tensor, weight: Tensor, bias: Tensor, eps: float = EP
     return NF.affine(d, a, b).to(x.dtype)
 
 
-def layer_norm_one_pass(x: Tensor, weight: Tensor, bias: Tensor, eps: float = EPS) -> Tensor:
-    r"""LayerNorm over the last dim, written for a fusing compiler. x: (*, D); weight, bias: (D,).
+def layer_norm_one_pass(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    eps: float = EPS,
+) -> Tensor:
+    r"""LayerNorm over the last dim, written for a fusing compiler.
 
-    Both statistics of a row come from ONE pass over it: the sums of $d$ and $d^2$, where
-    $d = x - s$ and the shift $s$ is the row's first element; then
-    $y = (d - \bar d)\,r\,\gamma + \beta$ with $r = 1 / \sqrt{\overline{d^2} - \bar d^{\,2} +
-    \epsilon}$. A compiled kernel walks each cached row twice instead of three times.
-    The shift is the weak spot: when the first element is an outlier, every $d$ is large and the
-    sums and $d - \bar d$ lose digits to rounding. With D = 1024 and a first feature 10 times the
-    spread of the others, float32 outputs are off by more than 1e-4, where the two-pass formula of
-    :func:`normhelpers.functional.layer_norm` stays at round-off (see chapter 16 and the tests).
+    x: (*, D); weight, bias: (D,).
+    Both statistics of a row come from ONE pass over it: the sums of $d$ and $d^2$,
+    where $d = x - s$ and the shift $s$ is the row's first element; then
+    $y = (d - \bar d)\,r\,\gamma + \beta$ with
+    $r = 1 / \sqrt{\overline{d^2} - \bar d^{\,2} + \epsilon}$.
+    A compiled kernel walks each cached row twice instead of three times.
+    The shift is the weak spot: when the first element is an outlier, every $d$ is large
+    and the sums and $d - \bar d$ lose digits to rounding. With D = 1024 and a first
+    feature 10 times the spread of the others, float32 outputs are off by more than
+    1e-4, where the two-pass formula of :func:`normhelpers.functional.layer_norm` stays
+    at round-off (see chapter 16 and the tests).
     """
     D = x.shape[-1]
     xf = NF.upcast(x)
