@@ -109,6 +109,39 @@ def test_committed_notebook_is_clean(path: Path) -> None:
     assert path.stat().st_size < 3_000_000, "notebook over 3 MB: shrink figures"
 
 
+def _code_cells(path: Path) -> list[dict]:
+    return [c for c in _load(path)["cells"] if c["cell_type"] == "code"]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_uncompared_cell_says_why_and_a_claim_follows(path: Path) -> None:
+    """A cell nbval does not compare (# NBVAL_IGNORE_OUTPUT) gives a one-line reason on the
+    next line, and a claim check (nh.claim) follows within the next two code cells, so that
+    what the prose concludes from the uncompared digits is still checked."""
+    code = _code_cells(path)
+    for i, cell in enumerate(code):
+        lines = [line.strip() for line in _source(cell).splitlines()]
+        if "# NBVAL_IGNORE_OUTPUT" not in lines:
+            continue
+        at = lines.index("# NBVAL_IGNORE_OUTPUT")
+        reason = lines[at + 1] if at + 1 < len(lines) else ""
+        assert re.match(r"# uncompared: \S.{10,}", reason), (
+            f"code cell {i}: '# NBVAL_IGNORE_OUTPUT' must be followed by '# uncompared: <why>'"
+        )
+        following = "".join(_source(c) for c in code[i : i + 3])
+        assert "claim(" in following, f"code cell {i}: no claim check follows the uncompared cell"
+
+
+def test_uncompared_cells_are_few() -> None:
+    """Exclusions are the exception: at most a handful per chapter, and few in the book."""
+    counts = {
+        p.name: sum("# NBVAL_IGNORE_OUTPUT" in _source(c).splitlines() for c in _code_cells(p))
+        for p in CHAPTERS
+    }
+    assert max(counts.values()) <= 5, counts
+    assert sum(counts.values()) <= 25, counts
+
+
 @pytest.mark.parametrize("path", sorted(BOOK.glob("*.ipynb")), ids=lambda p: p.name)
 def test_committed_notebook_has_no_cell_timestamps(path: Path) -> None:
     """Per-cell execution timestamps change on every run; `make notebooks` strips them and
