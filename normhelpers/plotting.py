@@ -278,14 +278,15 @@ def plot_histograms(
     before: torch.Tensor | np.ndarray,
     after: torch.Tensor | np.ndarray,
     title: str = "",
-    bins: int = 40,
+    bins: int | Sequence[float] | np.ndarray = 40,
     kind: str = "batch",
 ) -> Figure:
     """Two panels: the histogram of all values before and after normalization.
 
     before, after: tensors or arrays of any shape (flattened). Each panel's title prints the
-    mean and the (population) standard deviation rounded to 2 decimals. ``kind`` picks the
-    colour of the "after" panel.
+    mean and the (population) standard deviation rounded to 2 decimals. ``bins``: a number
+    of bins per panel, or the bin edges shared by both panels (so that their counts compare).
+    ``kind`` picks the colour of the "after" panel.
     """
     fig, axes = plt.subplots(1, 2, figsize=(7.0, 2.8))
     panels = (("before", before, COLORS["none"]), ("after", after, COLORS[kind]))
