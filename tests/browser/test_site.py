@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import http.server
 import os
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,10 +22,11 @@ import pytest
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
+from chromium import find_chromium  # noqa: E402  (tests/browser/chromium.py)
+
 ROOT = Path(__file__).resolve().parents[2]
 SITE = Path(os.environ.get("NORMBOOK_SITE", ROOT / "_build" / "html"))
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 # Flags for a closed network: no background connections that would be refused.
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -73,10 +73,12 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs it with apt-get")
+    try:
+        chromium = find_chromium()
+    except FileNotFoundError as err:
+        pytest.fail(str(err), pytrace=False)
     with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000)
+        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, timeout=60_000)
         yield b
         b.close()
 

@@ -1,0 +1,182 @@
+"""A chapter as a learner meets it in JupyterLab (``make lab``), in a real headless Chromium.
+
+JupyterLab with jupyterlab-myst (requirements.txt) is started on 127.0.0.1 on a copy of one
+chapter and its exercise notebook (never on book/ itself: JupyterLab writes checkpoints). The
+rendered markdown must show no raw MyST: no ``(label)=`` lines, no ``{ref}`` / ``{cite:p}``
+roles, no directive fences. Admonitions and exercises must render as boxes, references and
+citations as text or links. Screenshots go to ``test-artifacts/lab-*.png`` for a person to
+look at.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+from chromium import find_chromium  # noqa: E402  (tests/browser/chromium.py)
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHAPTER = ROOT / "book" / "06_groupnorm.ipynb"
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+# what a reader must never see as text in a rendered markdown cell
+RAW_MYST = {
+    "label line (label)=": re.compile(r"^\(([a-z0-9-]+)\)=\s*$", re.M),
+    "role {ref}/{cite}/{eq}/{term}/{doc}": re.compile(r"\{(ref|cite(:[pt])?|eq|term|doc)\}`"),
+    "directive fence": re.compile(r"(```|:::)\s*\{[a-z-]+\}"),
+    "directive option": re.compile(r"^:(label|class|name):", re.M),
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    work = tmp_path_factory.mktemp("lab")
+    notebooks = work / "notebooks"
+    notebooks.mkdir()
+    shutil.copy(CHAPTER, notebooks / CHAPTER.name)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tools/make_exercises.py"),
+            "--out",
+            str(notebooks),
+            str(CHAPTER),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    # every cell rendered at once (no windowing), so the whole chapter can be inspected
+    settings = work / "settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    token, port = secrets.token_hex(16), _free_port()
+    env = dict(
+        os.environ,
+        JUPYTERLAB_SETTINGS_DIR=str(work / "settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(work / "workspaces"),
+    )
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            f"--ServerApp.token={token}",
+            f"--ServerApp.port={port}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.root_dir={notebooks}",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(work / "lab.log").open("w"),
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                pytest.fail("JupyterLab did not start:\n" + (work / "lab.log").read_text()[-2000:])
+            time.sleep(0.5)
+    yield base, token
+    server.terminate()
+    server.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    try:
+        chromium = find_chromium()
+    except FileNotFoundError as err:
+        pytest.fail(str(err), pytrace=False)
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=ARGS, timeout=60_000)
+        yield b
+        b.close()
+
+
+def _open(browser: object, lab: tuple[str, str], name: str) -> object:
+    base, token = lab
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+
+    def route(r: object) -> None:  # JupyterLab must not need the internet
+        (
+            r.continue_
+            if r.request.url.startswith(base) or r.request.url.startswith("data:")
+            else r.abort
+        )()
+
+    page.route("**/*", route)
+    page.goto(f"{base}/lab/tree/{name}?reset&token={token}", timeout=90_000)
+    page.wait_for_selector(".jp-MarkdownCell .jp-RenderedMarkdown", timeout=90_000)
+    page.wait_for_timeout(3000)  # jupyterlab-myst renders the cells one after the other
+    return page
+
+
+def _markdown_texts(page: object) -> list[str]:
+    return page.evaluate(
+        "() => Array.from(document.querySelectorAll('.jp-MarkdownCell .jp-RenderedMarkdown'))"
+        ".map(e => { const c = e.cloneNode(true); c.querySelectorAll('pre, code')"
+        ".forEach(x => x.remove()); return c.innerText; })"
+    )
+
+
+@pytest.mark.parametrize("name", [CHAPTER.name, CHAPTER.stem + "_exercises.ipynb"])
+def test_chapter_renders_without_raw_myst(browser: object, lab: tuple[str, str], name: str) -> None:
+    page = _open(browser, lab, name)
+    texts = _markdown_texts(page)
+    assert len(texts) > 10, f"only {len(texts)} markdown cells rendered"
+    raw = [
+        f"cell {i}, {what}: {m.group(0)!r}"
+        for i, text in enumerate(texts)
+        for what, pattern in RAW_MYST.items()
+        if (m := pattern.search(text))
+    ]
+    # the title renders as a heading, the label above it disappears
+    assert page.locator(".jp-MarkdownCell h1").count() >= 1
+    boxes = page.locator(".jp-MarkdownCell aside, .jp-MarkdownCell .admonition").count()
+    ARTIFACTS.mkdir(exist_ok=True)
+    stem = "lab-exercises" if "_exercises" in name else "lab-chapter"
+    page.screenshot(path=str(ARTIFACTS / f"{stem}-top.png"))
+    exercise = page.locator(".jp-MarkdownCell", has_text="Write GroupNorm yourself").first
+    exercise.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / f"{stem}-exercises.png"))
+    page.close()
+    assert raw == [], "raw MyST in JupyterLab:\n" + "\n".join(raw[:20])
+    assert boxes >= 3, f"{boxes} admonition/exercise boxes rendered, want the exercises' at least"
