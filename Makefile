@@ -19,26 +19,36 @@ TIMINGS       ?= book/_timings.json
 NBVAL_TIMINGS ?= _build/nbval_timings.json
 NBVAL_PORTABLE_TIMINGS ?= _build/nbval_timings_portable.json
 
-.PHONY: help setup book test lint format typecheck unit nbval nbval-portable nbval-matrix \
-  strict-book browser browser-deps notebooks lab serve bench clean
+.PHONY: help setup book test lint format typecheck unit doctest nbval nbval-portable nbval-matrix \
+  strict-book browser browser-deps notebooks lab serve bench clean exercises tag-solutions \
+  install-cells test-bare-env
 
 help:
 	@echo "make book            build the website into _build/html"
-	@echo "make test            lint, typecheck, unit, nbval, nbval-portable, strict-book, browser"
+	@echo "make test            lint, typecheck, unit, nbval, nbval-portable, strict-book, browser,"
+	@echo "                     test-bare-env"
 	@echo "make lint            ruff check (normhelpers, tests, tools, notebooks), ruff format --check"
 	@echo "make format          ruff format normhelpers tests tools (rewrites files)"
 	@echo "make typecheck       mypy on normhelpers"
-	@echo "make unit            pytest on normhelpers and the pipeline (no notebooks, no browser)"
+	@echo "make unit            pytest on normhelpers and the pipeline (no notebooks, no browser),"
+	@echo "                     then make doctest"
+	@echo "make doctest         run the examples (>>>) of normhelpers' docstrings"
 	@echo "make nbval           re-run every notebook against its outputs, with time budgets"
 	@echo "                     (per-notebook times in $(NBVAL_TIMINGS))"
 	@echo "make nbval-portable  the same with PyTorch's plain kernels and 4 threads, no budgets"
 	@echo "make nbval-matrix    nbval for ATEN_CPU_CAPABILITY default/avx2/unset x 1/4 threads"
 	@echo "make strict-book     build the book with warnings as errors"
-	@echo "make browser         the browser test of the built site (installs Chromium if missing)"
+	@echo "make browser         browser tests of the built site and of a chapter in JupyterLab"
+	@echo "                     (Debian/Ubuntu: installs Chromium if missing; elsewhere set CHROMIUM)"
+	@echo "make browser-deps    Debian/Ubuntu only: apt-get install chromium and a CJK font"
+	@echo "make test-bare-env   run a chapter in a fresh venv without normhelpers (its install cell)"
+	@echo "make exercises       write each chapter's exercise notebook into _build/exercises"
+	@echo "make tag-solutions   tag the code cells of every solution 'solution' (rewrites chapters)"
+	@echo "make install-cells   write the guarded install cell into every chapter (rewrites them)"
 	@echo "make notebooks       re-execute every notebook in place (the only way outputs are made);"
 	@echo "                     strips cell timestamps, writes $(TIMINGS)"
 	@echo "make setup           create .venv, install everything, set up readable notebook diffs"
-	@echo "make lab             JupyterLab on the book"
+	@echo "make lab             JupyterLab on the book (MyST rendered by jupyterlab-myst)"
 	@echo "make serve           serve _build/html on http://127.0.0.1:8000"
 	@echo "make bench           time the norms against a plain copy (see the cost chapter)"
 	@echo "make clean           remove _build"
@@ -57,7 +67,7 @@ setup: $(STAMP)
 	  echo "git diff shows notebooks as text (tools/nb_textconv.py)"; \
 	fi
 
-book: $(STAMP)
+book: $(STAMP) exercises
 	$(BIN)/jupyter-book build .
 	@echo
 	@echo "The book is in _build/html. Open _build/html/index.html in a browser,"
@@ -81,6 +91,28 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/ -p no:cacheprovider -p no:nbval --ignore=tests/browser
+	@$(MAKE) --no-print-directory doctest
+
+# the examples of the docstrings, as shown on the API page (book/api.md)
+doctest: $(STAMP)
+	$(PY) -m pytest --doctest-modules normhelpers -p no:cacheprovider -p no:nbval -q
+
+CHAPTERS := $(filter $(wildcard book/[0-9][0-9]_*.ipynb),$(NOTEBOOKS))
+# exercise notebooks: each chapter without its solutions (the site builds its own copies)
+exercises: $(STAMP)
+	$(PY) tools/make_exercises.py --out _build/exercises $(CHAPTERS)
+
+tag-solutions: $(STAMP)
+	$(PY) tools/tag_solutions.py $(CHAPTERS)
+
+install-cells: $(STAMP)
+	$(PY) tools/add_install_cell.py $(CHAPTERS)
+
+# a reader without this repository: fresh venv, runtime packages only, chapter copied outside,
+# its install cell pointed at this checkout (NORMBOOK_INSTALL_SOURCE)
+BARE_CHAPTER ?= book/06_groupnorm.ipynb
+test-bare-env: $(STAMP)
+	$(PY) tools/run_bare_env.py $(BARE_CHAPTER)
 
 NBVAL := $(PY) -m pytest -p no:cacheprovider -p tests.nbval_budget --nbval --nbval-current-env \
   --nbval-sanitize-with tests/nbval_sanitize.cfg
@@ -115,8 +147,12 @@ strict-book: $(STAMP)
 # Debian's Chromium for the browser test (never a browser downloaded by a test tool),
 # and a CJK font so that the glossary's Chinese terms render in screenshots.
 BROWSER_PACKAGES := chromium fonts-wqy-zenhei
+# Elsewhere (macOS, Windows, other Linux) the test uses an installed Chromium or Chrome
+# (tests/browser/chromium.py: CHROMIUM=path, or the usual paths) and says what to install.
 browser-deps:
-	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+	@if [ -n "$$CHROMIUM" ] || ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "browser test: no apt-get here (or CHROMIUM set), using an installed Chromium/Chrome"; \
+	elif ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
 	  echo "installing Debian's $(BROWSER_PACKAGES) for the browser test"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
@@ -127,7 +163,7 @@ browser: $(STAMP) browser-deps
 	$(PY) -m pytest tests/browser -p no:cacheprovider
 
 # lint and typecheck first (fast), then the slower runs; the two nbval runs one after the other
-test: lint typecheck unit nbval nbval-portable strict-book browser
+test: lint typecheck unit nbval nbval-portable strict-book browser test-bare-env
 
 # each notebook in a fresh kernel, in place; no cell timestamps in the stored notebooks, the
 # times go to $(TIMINGS) (read by the Environment page)
@@ -141,8 +177,9 @@ bench: $(STAMP)
 	@mkdir -p _build
 	$(PY) -m normhelpers.bench $(BENCH_ARGS)
 
+# --allow-root where it runs as root (a container)
 lab: $(STAMP)
-	$(BIN)/jupyter lab book/
+	$(BIN)/jupyter lab $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) book/
 
 serve:
 	@test -d _build/html || { echo "run 'make book' first"; exit 1; }

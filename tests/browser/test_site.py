@@ -74,9 +74,11 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     try:
-        chromium = find_chromium()
+        chromium, missing = find_chromium(), ""
     except FileNotFoundError as err:
-        pytest.fail(str(err), pytrace=False)
+        chromium, missing = "", str(err)
+    if missing:
+        pytest.fail(missing, pytrace=False)
     with playwright_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, timeout=60_000)
         yield b
