@@ -14,6 +14,10 @@ BOOK_DIR  ?= .
 # notebook's preamble fixes its own thread count inside the kernel as well.
 export OMP_NUM_THREADS ?= 2
 export PYTHONHASHSEED := 0
+# torch.compile's on-disk kernel cache does not key on the CPU's vector width: a run with
+# ATEN_CPU_CAPABILITY=default would load AVX-512 kernels. One cache per capability.
+INDUCTOR_CACHE = $(CURDIR)/_build/inductor-$(1)
+export TORCHINDUCTOR_CACHE_DIR ?= $(call INDUCTOR_CACHE,$(or $(ATEN_CPU_CAPABILITY),native))
 # where the executing runs write their per-notebook times
 TIMINGS       ?= book/_timings.json
 NBVAL_TIMINGS ?= _build/nbval_timings.json
@@ -125,6 +129,7 @@ nbval: $(STAMP)
 # are slower, so this run records its times but checks no budget
 nbval-portable: $(STAMP)
 	ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=4 \
+	  TORCHINDUCTOR_CACHE_DIR=$(call INDUCTOR_CACHE,default) \
 	  $(NBVAL) --nbval-no-budget --nbval-timings $(NBVAL_PORTABLE_TIMINGS) $(NOTEBOOKS)
 
 # every combination, one after the other (about 1.5 min each); not part of `make test`
@@ -134,7 +139,8 @@ nbval-matrix: $(STAMP)
 	  echo "=== nbval: ATEN_CPU_CAPABILITY=$$cap OMP_NUM_THREADS=$$threads ==="; \
 	  if [ $$cap = unset ]; then envcap="-u ATEN_CPU_CAPABILITY"; \
 	  else envcap="ATEN_CPU_CAPABILITY=$$cap"; fi; \
-	  env $$envcap OMP_NUM_THREADS=$$threads $(NBVAL) --nbval-no-budget \
+	  env $$envcap OMP_NUM_THREADS=$$threads \
+	    TORCHINDUCTOR_CACHE_DIR=$(call INDUCTOR_CACHE,$$cap) $(NBVAL) --nbval-no-budget \
 	    --nbval-timings _build/nbval_timings_$${cap}_$${threads}.json $(NOTEBOOKS) \
 	    || failed="$$failed $$cap/$$threads"; \
 	done; done; \
