@@ -117,6 +117,13 @@ def normalize(
 
     One recipe for every norm: subtract the mean over :func:`reduce_dims`, divide by
     sqrt(biased variance + eps) (or, for ``"rms"``, divide by the root mean square).
+
+    Example:
+
+    >>> x = torch.randn(2, 6, 4, 4)
+    >>> torch.allclose(normalize(x, "group", "cv", groups=3),
+    ...                torch.nn.functional.group_norm(x, 3), atol=1e-5)
+    True
     """
     dims = list(reduce_dims(kind, layout))
     if x.dim() != len(LAYOUTS[layout]):

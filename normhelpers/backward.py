@@ -45,6 +45,12 @@ def normalize_forward(x: Tensor, dims: list[int], eps: float) -> tuple[Tensor, T
     x: any shape. Returns x_hat (shape of x) and rstd (shape of x with size 1 in
     ``dims``). The variance is the biased one (divide by the number of elements), as in
     every norm.
+
+    Example:
+
+    >>> xhat, rstd = normalize_forward(torch.tensor([[1.0, 3.0]]), [1], eps=0.0)
+    >>> xhat.tolist(), rstd.tolist()
+    ([[-1.0, 1.0]], [[1.0]])
     """
     mean, var = moments(x, dims)
     rstd = torch.rsqrt(var + eps)
@@ -63,6 +69,15 @@ def normalize_backward(
 
     $\frac{\partial L}{\partial x} = \frac{1}{\sqrt{\sigma^2 + \epsilon}}
     \left(g - \bar g - \hat x\, \overline{g \hat x}\right)$
+
+    Example:
+
+    >>> x = torch.randn(4, 6, dtype=torch.float64, requires_grad=True)
+    >>> xhat, rstd = normalize_forward(x, [1], eps=1e-5)
+    >>> g = torch.randn(4, 6, dtype=torch.float64)
+    >>> (auto,) = torch.autograd.grad(xhat, x, g)
+    >>> torch.allclose(normalize_backward(g, xhat.detach(), rstd.detach(), [1]), auto)
+    True
     """
     mean_g = grad_xhat.mean(dim=dims, keepdim=True)
     mean_gx = (grad_xhat * xhat).mean(dim=dims, keepdim=True)
@@ -83,6 +98,15 @@ class BatchNormFunction(torch.autograd.Function):
 
     forward(x, weight, bias, eps): x (N, C, *); weight, bias (C,) or None.
     No running statistics: they do not take part in the gradient.
+
+    Example:
+
+    >>> x = torch.randn(4, 3, 2, 2, dtype=torch.float64, requires_grad=True)
+    >>> w = torch.rand(3, dtype=torch.float64, requires_grad=True)
+    >>> b = torch.rand(3, dtype=torch.float64, requires_grad=True)
+    >>> f = lambda x, w, b: BatchNormFunction.apply(x, w, b, 1e-5)
+    >>> torch.autograd.gradcheck(f, (x, w, b))
+    True
     """
 
     @staticmethod
@@ -112,6 +136,15 @@ class LayerNormFunction(torch.autograd.Function):
 
     forward(x, normalized_shape, weight, bias, eps): x (*, *normalized_shape);
     weight, bias of shape normalized_shape, or None.
+
+    Example:
+
+    >>> x = torch.randn(2, 3, 4, dtype=torch.float64, requires_grad=True)
+    >>> w = torch.rand(4, dtype=torch.float64, requires_grad=True)
+    >>> b = torch.rand(4, dtype=torch.float64, requires_grad=True)
+    >>> f = lambda x, w, b: LayerNormFunction.apply(x, (4,), w, b, 1e-5)
+    >>> torch.autograd.gradcheck(f, (x, w, b))
+    True
     """
 
     @staticmethod
@@ -149,7 +182,15 @@ class LayerNormFunction(torch.autograd.Function):
 def batch_norm_manual(
     x: Tensor, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
 ) -> Tensor:
-    """Training-mode batch norm of x (N, C, *) whose backward is :class:`BatchNormFunction`."""
+    """Training-mode batch norm of x (N, C, *) whose backward is :class:`BatchNormFunction`.
+
+    Example:
+
+    >>> x = torch.randn(8, 3, requires_grad=True)
+    >>> y = batch_norm_manual(x)
+    >>> y.shape, y.grad_fn.name()
+    (torch.Size([8, 3]), 'BatchNormFunctionBackward')
+    """
     return BatchNormFunction.apply(x, weight, bias, eps)
 
 
@@ -160,5 +201,13 @@ def layer_norm_manual(
     bias: Tensor | None = None,
     eps: float = 1e-5,
 ) -> Tensor:
-    """Layer norm of x (*, *normalized_shape) whose backward is :class:`LayerNormFunction`."""
+    """Layer norm of x (*, *normalized_shape) whose backward is :class:`LayerNormFunction`.
+
+    Example:
+
+    >>> x = torch.randn(2, 5, 8, requires_grad=True)
+    >>> y = layer_norm_manual(x, (8,))
+    >>> y.shape, y.grad_fn.name()
+    (torch.Size([2, 5, 8]), 'LayerNormFunctionBackward')
+    """
     return LayerNormFunction.apply(x, tuple(normalized_shape), weight, bias, eps)

@@ -24,7 +24,15 @@ __all__ = ["Claim", "Spread", "claim", "spread", "clearly_greater"]
 
 @dataclass(frozen=True)
 class Claim:
-    """A checked statement. Truthy when it holds, so ``assert claim(...)`` works too."""
+    """A checked statement. Truthy when it holds, so ``assert claim(...)`` works too.
+
+    Example:
+
+    >>> c = claim("two is more than one", 2 > 1)
+    ✓ two is more than one
+    >>> bool(c), c.holds
+    (True, True)
+    """
 
     statement: str
     holds: bool
@@ -50,6 +58,13 @@ def claim(statement: str, holds: bool) -> Claim:
         "LayerNorm's loss is at least 0.1 lower after 200 steps (3 seeds)". It must not
         contain measured digits: those belong in the cell that shows the spread.
     holds: the test of the claim, evaluated on the repeated measurements.
+
+    Example:
+
+    >>> _ = claim("LayerNorm needs no batch statistics (3 seeds)", True)
+    ✓ LayerNorm needs no batch statistics (3 seeds)
+    >>> _ = claim("BatchNorm is exact at batch size 1", False)
+    ✗ BatchNorm is exact at batch size 1
     """
     result = Claim(statement, bool(holds))
     print(result.line)
@@ -62,6 +77,14 @@ class Spread:
 
     ``low``/``high`` are the smallest and largest value. ``str`` shows ``mean ± std``
     rounded to the std's first significant digit (what the spread supports).
+
+    Example:
+
+    >>> s = spread([1.0, 2.0, 3.0])
+    >>> s.mean, s.std, s.low, s.high, s.n
+    (2.0, 1.0, 1.0, 3.0, 3)
+    >>> print(s)
+    2 ± 1
     """
 
     mean: float
@@ -85,7 +108,15 @@ class Spread:
 
 
 def spread(values: Iterable[float]) -> Spread:
-    """:class:`Spread` of ``values`` (at least one; std is 0 for a single value)."""
+    """:class:`Spread` of ``values`` (at least one; std is 0 for a single value).
+
+    Example:
+
+    >>> spread([4.0]).std
+    0.0
+    >>> spread([1.0, 3.0]).mean
+    2.0
+    """
     xs = [float(v) for v in values]
     if not xs:
         raise ValueError("spread() needs at least one value, got none")
@@ -99,6 +130,13 @@ def clearly_greater(a: Iterable[float], b: Iterable[float], margin: float = 0.0)
     The test: mean(a) - mean(b) > margin + std(a) + std(b), and every value of ``a`` is above
     every value of ``b`` plus ``margin``. With 3 seeds, a difference smaller than the spread is
     not called a difference.
+
+    Example:
+
+    >>> clearly_greater([0.9, 0.91, 0.92], [0.5, 0.52, 0.51])
+    True
+    >>> clearly_greater([0.9, 0.5, 0.7], [0.6, 0.8, 0.7])
+    False
     """
     sa, sb = spread(a), spread(b)
     return sa.mean - sb.mean > margin + sa.std + sb.std and sa.low > sb.high + margin

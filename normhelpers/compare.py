@@ -44,7 +44,16 @@ ROUNDOFF_FACTOR = 10.0
 
 
 def tolerance(dtype: torch.dtype) -> tuple[float, float]:
-    """(rtol, atol) used to judge two tensors of ``dtype`` equal."""
+    """(rtol, atol) used to judge two tensors of ``dtype`` equal.
+
+    Example:
+
+    >>> tolerance(torch.float32) == tolerance(torch.float32)
+    True
+    >>> rtol = {dtype: tolerance(dtype)[0] for dtype in (torch.float64, torch.float32)}
+    >>> rtol[torch.float64] < rtol[torch.float32]
+    True
+    """
     return _TOLERANCES.get(dtype, (0.0, 0.0))
 
 
@@ -54,6 +63,12 @@ class CompareResult:
 
     ``max_abs_diff`` is the measured largest difference (machine-dependent at round-off
     level: it is returned, never printed for a passing comparison).
+
+    Example:
+
+    >>> result = compare(torch.ones(3), torch.ones(3), quiet=True)
+    >>> bool(result), result.max_abs_diff
+    (True, 0.0)
     """
 
     label: str
@@ -147,6 +162,14 @@ def compare(
     exact: require identical tensors (same dtype, same bits).
     reference: a float64 tensor of the correct values; judge ``actual`` by its error against
         it, relative to ``expected``'s own error (tells round-off from a formula error).
+
+    Example:
+
+    >>> x = torch.tensor([1.0, 2.0])
+    >>> _ = compare(x, x.clone(), label="copy")
+    copy: ✓ equal within float32 tolerance
+    >>> _ = compare(x, x + 1, label="shifted")
+    shifted: ✗ different: max |diff| 1 (...× the float32 tolerance)
     """
     actual, expected = torch.as_tensor(actual), torch.as_tensor(expected)
     name = f"{label}: " if label else ""
@@ -205,6 +228,14 @@ def compare_all(
     supported here). A row that agrees shows ``✓``; a row that does not shows its verdict.
     Returns a :class:`CompareResult` for the whole table: truthy when every pair agrees, its
     ``line`` the summary line, its ``max_abs_diff`` the largest difference of any pair.
+
+    Example:
+
+    >>> x = torch.tensor([1.0, 2.0])
+    >>> _ = compare_all({"copy": (x, x.clone()), "double": (x, 2 * x / 2)})
+    copy    ✓
+    double  ✓
+    ✓ all 2 equal within float32 tolerance
     """
     rows = [(k, *v) for k, v in pairs.items()] if isinstance(pairs, dict) else list(pairs)
     width = max((len(label) for label, _, _ in rows), default=0)

@@ -55,7 +55,15 @@ def _features(shape: tuple[int, ...], feature_dim: int, seed: int, dtype: torch.
 
 
 def make_2d(n: int = 4, d: int = 3, seed: int = 0, dtype: torch.dtype = torch.float32) -> Tensor:
-    """Features ``x_2d`` of shape (N, D): N samples of D features (an MLP layer's input)."""
+    """Features ``x_2d`` of shape (N, D): N samples of D features (an MLP layer's input).
+
+    Example:
+
+    >>> make_2d().shape, make_2d(n=8, d=5).shape
+    (torch.Size([4, 3]), torch.Size([8, 5]))
+    >>> torch.equal(make_2d(seed=1), make_2d(seed=1))
+    True
+    """
     return _features((n, d), 1, seed, dtype)
 
 
@@ -67,7 +75,13 @@ def make_cv(
     seed: int = 0,
     dtype: torch.dtype = torch.float32,
 ) -> Tensor:
-    """Feature maps ``x_cv`` of shape (N, C, H, W): N images of C channels of H x W."""
+    """Feature maps ``x_cv`` of shape (N, C, H, W): N images of C channels of H x W.
+
+    Example:
+
+    >>> make_cv().shape, make_cv(n=1, c=6).shape
+    (torch.Size([2, 3, 4, 4]), torch.Size([1, 6, 4, 4]))
+    """
     return _features((n, c, h, w), 1, seed, dtype)
 
 
@@ -78,12 +92,25 @@ def make_nlp(
     seed: int = 0,
     dtype: torch.dtype = torch.float32,
 ) -> Tensor:
-    """Token states ``x_nlp`` of shape (N, L, D): N sequences of L tokens of D features."""
+    """Token states ``x_nlp`` of shape (N, L, D): N sequences of L tokens of D features.
+
+    Example:
+
+    >>> make_nlp().shape, make_nlp(l=7).shape
+    (torch.Size([2, 3, 4]), torch.Size([2, 7, 4]))
+    """
     return _features((n, l, d), 2, seed, dtype)
 
 
 class Digits(NamedTuple):
-    """scikit-learn's 8x8 digits as tensors: images (N, 1, 8, 8) in [0, 1], labels (N,)."""
+    """scikit-learn's 8x8 digits as tensors: images (N, 1, 8, 8) in [0, 1], labels (N,).
+
+    Example:
+
+    >>> d = load_digits_tensors()
+    >>> d.x_train.shape[1:], d.y_test.dtype
+    (torch.Size([1, 8, 8]), torch.int64)
+    """
 
     x_train: Tensor
     y_train: Tensor
@@ -105,6 +132,14 @@ def load_digits_tensors(test_fraction: float = 0.25, seed: int = 0) -> Digits:
     The same data as ``sklearn.datasets.load_digits()``. Pixels are scaled to [0, 1]; the split
     into train and test is a seeded permutation, stratified by nothing but chance.
     Returns images (N, 1, 8, 8) float32 and labels (N,) int64, for train and test.
+
+    Example:
+
+    >>> d = load_digits_tensors()
+    >>> len(d.y_train) + len(d.y_test)
+    1797
+    >>> d.x_train.shape[1:], float(d.x_train.min()), float(d.x_train.max())
+    (torch.Size([1, 8, 8]), 0.0, 1.0)
     """
     table = _read_digits()
     images = torch.tensor(table[:, :64].reshape(-1, 1, 8, 8) / 16.0, dtype=torch.float32)
@@ -121,7 +156,17 @@ def load_digits_tensors(test_fraction: float = 0.25, seed: int = 0) -> Digits:
 
 @dataclass(frozen=True)
 class ImageData:
-    """Images ``x`` (N, C, H, W) and integer labels ``y`` (N,)."""
+    """Images ``x`` (N, C, H, W) and integer labels ``y`` (N,).
+
+    Example:
+
+    >>> data = ImageData(torch.zeros(5, 1, 8, 8), torch.arange(5))
+    >>> data.size
+    5
+    >>> (x,), y = data.batch(torch.tensor([0, 2]))
+    >>> x.shape, y.tolist()
+    (torch.Size([2, 1, 8, 8]), [0, 2])
+    """
 
     x: Tensor
     y: Tensor
@@ -137,7 +182,14 @@ class ImageData:
 
 @dataclass(frozen=True)
 class SequenceData:
-    """Token sequences ``tokens`` (N, L_max) padded with 0, ``lengths`` (N,), labels ``y`` (N,)."""
+    """Token sequences ``tokens`` (N, L_max) padded with 0, ``lengths`` (N,), labels ``y`` (N,).
+
+    Example:
+
+    >>> data = make_sequences(6, max_len=5)
+    >>> data.size, data.tokens.shape[0], data.lengths.shape
+    (6, 6, torch.Size([6]))
+    """
 
     tokens: Tensor
     lengths: Tensor
@@ -156,6 +208,13 @@ def pad_batch(tokens: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
     """Cut (B, L_max) tokens to the batch's longest length L_b; return tokens and mask (B, L_b).
 
     ``mask[i, t]`` is True for the ``lengths[i]`` real tokens of sequence i, False on padding.
+
+    Example:
+
+    >>> tokens = torch.tensor([[5, 6, 0, 0], [7, 0, 0, 0]])
+    >>> cut, mask = pad_batch(tokens, torch.tensor([2, 1]))
+    >>> cut.tolist(), mask.tolist()
+    ([[5, 6], [7, 0]], [[True, True], [True, False]])
     """
     width = int(lengths.max())
     mask = torch.arange(width).unsqueeze(0) < lengths.unsqueeze(1)
@@ -178,6 +237,15 @@ def make_sequences(
     uniformly from the real vocabulary. Its label is the group that occurs most often in it
     (ties go to the lower group). Sequences are stored left-aligned in an (N, max_len) tensor
     with zeros after their end.
+
+    Example:
+
+    >>> data = make_sequences(10, min_len=3, max_len=8)
+    >>> lengths = data.lengths
+    >>> data.tokens.shape[0], bool((lengths >= 3).all() and (lengths <= 8).all())
+    (10, True)
+    >>> bool((data.tokens[0, data.lengths[0]:] == 0).all())  # padding is token 0
+    True
     """
     g = torch.Generator().manual_seed(seed)
     lengths = torch.randint(min_len, max_len + 1, (n,), generator=g)

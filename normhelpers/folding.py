@@ -55,6 +55,15 @@ def bn_scale_shift(bn: nn.Module) -> tuple[Tensor, Tensor]:
 
     scale = weight / sqrt(running_var + eps), shift = bias - running_mean * scale: two
     tensors of shape (C,) (weight 1 and bias 0 when the layer has none).
+
+    Example:
+
+    >>> bn = nn.BatchNorm2d(2).eval()
+    >>> _ = bn.running_var.fill_(4.0)
+    >>> bn.eps = 0.0
+    >>> scale, shift = bn_scale_shift(bn)
+    >>> scale.tolist(), shift.tolist()
+    ([0.5, 0.5], [0.0, 0.0])
     """
     mean, var = bn.running_mean, bn.running_var
     assert isinstance(mean, Tensor) and isinstance(var, Tensor), "no running statistics"
@@ -76,6 +85,13 @@ def fold_weight_and_bias(
     weight: (C_out, ...) of the layer before ``bn`` (conv or linear).
     bias: (C_out,) or None. Returns W' = scale[c] * weight[c] for every output channel c
     and b' = (b - mean) * scale + beta.
+
+    Example:
+
+    >>> linear, bn = nn.Linear(3, 2), nn.BatchNorm1d(2).eval()
+    >>> w, b = fold_weight_and_bias(linear.weight, linear.bias, bn)
+    >>> w.shape, b.shape
+    (torch.Size([2, 3]), torch.Size([2]))
     """
     with torch.no_grad():
         scale, shift = bn_scale_shift(bn)
@@ -102,6 +118,16 @@ def fold_bn_into_conv(conv: nn.Conv2d, bn: nn.Module) -> nn.Conv2d:
     (depthwise included), with or without bias. bn: eval-mode BatchNorm over C_out channels,
     from ``torch.nn`` or ``normhelpers``. Raises ValueError if ``bn`` cannot be folded, TypeError
     for a transposed convolution (its weight is laid out (C_in, C_out / groups, *kernel)).
+
+    Example:
+
+    >>> conv, bn = nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)
+    >>> _ = bn(conv(torch.randn(8, 3, 6, 6)))  # training step: running statistics
+    >>> _ = bn.eval()
+    >>> x = torch.randn(2, 3, 6, 6)
+    >>> with torch.no_grad():
+    ...     torch.allclose(fold_bn_into_conv(conv, bn)(x), bn(conv(x)), atol=1e-5)
+    True
     """
     if getattr(conv, "transposed", False):
         raise TypeError(
@@ -117,6 +143,16 @@ def fold_bn_into_linear(linear: nn.Linear, bn: nn.Module) -> nn.Linear:
 
     linear: weight (D_out, D_in), with or without bias. For (N, L, D) inputs the BatchNorm sees
     ``linear(x).transpose(1, 2)``; the folded layer then replaces both, with no transpose.
+
+    Example:
+
+    >>> linear, bn = nn.Linear(3, 4), nn.BatchNorm1d(4)
+    >>> _ = bn(linear(torch.randn(8, 3)))
+    >>> _ = bn.eval()
+    >>> x = torch.randn(2, 3)
+    >>> with torch.no_grad():
+    ...     torch.allclose(fold_bn_into_linear(linear, bn)(x), bn(linear(x)), atol=1e-5)
+    True
     """
     _check_foldable(bn, linear.out_features, type(linear).__name__, list(linear.weight.shape))
     return _folded(linear, bn)

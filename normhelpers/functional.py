@@ -47,7 +47,15 @@ _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
 def upcast(x: Tensor) -> Tensor:
-    """Half-precision inputs are normalized in float32, as torch does ("opmath")."""
+    """Half-precision inputs are normalized in float32, as torch does ("opmath").
+
+    Example:
+
+    >>> upcast(torch.ones(2, dtype=torch.float16)).dtype
+    torch.float32
+    >>> upcast(torch.ones(2, dtype=torch.float64)).dtype
+    torch.float64
+    """
     return x.float() if x.dtype in _LOW_PRECISION else x
 
 
@@ -57,6 +65,13 @@ def moments(x: Tensor, dims: Sequence[int]) -> tuple[Tensor, Tensor]:
     x: any shape. Returns two tensors of the shape of x with size 1 in ``dims``.
     The variance divides by the number of elements (not n - 1): that is what every norm
     normalizes with.
+
+    Example:
+
+    >>> x = torch.tensor([[1.0, 3.0], [5.0, 7.0]])
+    >>> mean, var = moments(x, [1])
+    >>> mean.tolist(), var.tolist()
+    ([[2.0], [6.0]], [[1.0], [1.0]])
     """
     dims = list(dims)
     mean = x.mean(dim=dims, keepdim=True)
@@ -65,7 +80,14 @@ def moments(x: Tensor, dims: Sequence[int]) -> tuple[Tensor, Tensor]:
 
 
 def standardize(x: Tensor, mean: Tensor, var: Tensor, eps: float) -> Tensor:
-    """(x - mean) / sqrt(var + eps): eps sits **inside** the square root."""
+    """(x - mean) / sqrt(var + eps): eps sits **inside** the square root.
+
+    Example:
+
+    >>> x = torch.tensor([1.0, 3.0])
+    >>> standardize(x, torch.tensor(2.0), torch.tensor(1.0), eps=0.0).tolist()
+    [-1.0, 1.0]
+    """
     return (x - mean) * torch.rsqrt(var + eps)
 
 
@@ -73,7 +95,17 @@ def affine(
     y: Tensor, weight: Tensor | None, bias: Tensor | None, shape: Sequence[int] | None = None
 ) -> Tensor:
     """y * weight + bias; either may be None. ``shape`` reshapes both for broadcasting
-    (e.g. (1, C, 1, 1) for per-channel parameters); None uses them as they are."""
+    (e.g. (1, C, 1, 1) for per-channel parameters); None uses them as they are.
+
+    Example:
+
+    >>> y = torch.ones(1, 2, 1, 1)
+    >>> weight, bias = torch.tensor([2.0, 3.0]), torch.tensor([0.5, 0.0])
+    >>> affine(y, weight, bias, (1, 2, 1, 1)).flatten().tolist()
+    [2.5, 3.0]
+    >>> affine(y, None, None) is y
+    True
+    """
     if weight is not None:
         y = y * (weight if shape is None else weight.reshape(list(shape)))
     if bias is not None:
@@ -86,6 +118,13 @@ def update_running(running: Tensor | None, batch_value: Tensor, momentum: float)
 
     In PyTorch ``momentum`` is the weight of the **new** batch (default 0.1). Nothing
     happens when ``running`` is None.
+
+    Example:
+
+    >>> running = torch.zeros(2)
+    >>> update_running(running, torch.tensor([1.0, 2.0]), momentum=0.5)
+    >>> running.tolist()
+    [0.5, 1.0]
     """
     if running is not None:
         with torch.no_grad():
@@ -142,6 +181,16 @@ def batch_norm(
     training=False: normalize with running_mean and running_var.
 
     $y = \frac{x - \mu_c}{\sqrt{\sigma_c^2 + \epsilon}} \gamma_c + \beta_c$
+
+    Example:
+
+    >>> x = torch.randn(8, 3, 4, 4)
+    >>> y = batch_norm(x, None, None, training=True)
+    >>> y.shape
+    torch.Size([8, 3, 4, 4])
+    >>> torch.allclose(y, torch.nn.functional.batch_norm(x, None, None, training=True),
+    ...                atol=1e-5)
+    True
     """
     if training:  # values per channel: N * prod(spatial), checked first as torch does
         n = input.shape[0] * math.prod(input.shape[2:])
@@ -200,6 +249,15 @@ def instance_norm(
     use_input_stats=False: normalize with running_mean and running_var.
 
     $y = \frac{x - \mu_{n,c}}{\sqrt{\sigma_{n,c}^2 + \epsilon}} \gamma_c + \beta_c$
+
+    Example:
+
+    >>> x = torch.randn(2, 3, 5, 5)
+    >>> y = instance_norm(x)
+    >>> y.shape
+    torch.Size([2, 3, 5, 5])
+    >>> torch.allclose(y, torch.nn.functional.instance_norm(x), atol=1e-5)
+    True
     """
     n = math.prod(input.shape[2:])  # values per (sample, channel): prod(spatial)
     if use_input_stats and n == 1:  # also rejects (N, C) inputs, which have no spatial dim
@@ -261,6 +319,15 @@ def layer_norm(
     element**). Same computation in training and evaluation: no running statistics.
 
     $y = \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}} \odot \gamma + \beta$
+
+    Example:
+
+    >>> x = torch.randn(2, 5, 8)  # (N, L, D)
+    >>> y = layer_norm(x, [8])
+    >>> y.shape
+    torch.Size([2, 5, 8])
+    >>> torch.allclose(y, torch.nn.functional.layer_norm(x, [8]), atol=1e-5)
+    True
     """
     dims = _check_normalized_shape(input, normalized_shape)
     for name, t in [("weight", weight), ("bias", bias)]:
@@ -289,6 +356,15 @@ def group_norm(
     G = 1 gives LayerNorm's statistics over (C, *); G = C gives InstanceNorm's.
 
     $y = \frac{x - \mu_{n,g}}{\sqrt{\sigma_{n,g}^2 + \epsilon}} \gamma_c + \beta_c$
+
+    Example:
+
+    >>> x = torch.randn(2, 6, 4, 4)
+    >>> y = group_norm(x, 3)
+    >>> y.shape
+    torch.Size([2, 6, 4, 4])
+    >>> torch.allclose(y, torch.nn.functional.group_norm(x, 3), atol=1e-5)
+    True
     """
     if input.dim() < 2:
         raise RuntimeError(
@@ -330,6 +406,15 @@ def rms_norm(
     inputs).
 
     $y = \frac{x}{\sqrt{\frac{1}{D}\sum_i x_i^2 + \epsilon}} \odot \gamma$
+
+    Example:
+
+    >>> x = torch.randn(2, 5, 8)
+    >>> y = rms_norm(x, [8])
+    >>> y.shape
+    torch.Size([2, 5, 8])
+    >>> torch.allclose(y, torch.nn.functional.rms_norm(x, [8]), atol=1e-5)
+    True
     """
     dims = _check_normalized_shape(input, normalized_shape)
     if weight is not None and list(weight.shape) != list(normalized_shape):

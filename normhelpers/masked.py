@@ -50,6 +50,17 @@ def masked_batch_norm(
     are updated with the unbiased variance (times M / (M - 1)), exactly as
     ``nn.BatchNorm1d`` on that (M, D) matrix. Returns (N, L, D), with the padding
     positions set to 0.
+
+    Example:
+
+    >>> import torch
+    >>> x = torch.randn(2, 3, 4)  # (N, L, D)
+    >>> mask = torch.tensor([[True, True, False], [True, False, False]])
+    >>> y = masked_batch_norm(x, mask, None, None, None, None, training=True)
+    >>> y.shape
+    torch.Size([2, 3, 4])
+    >>> torch.allclose(y[mask].mean(0), torch.zeros(4), atol=1e-6)  # real tokens only
+    True
     """
     _check_mask(x, mask)
     mask = mask.bool()
@@ -78,6 +89,14 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
     Same parameters and buffers as ``nn.BatchNorm1d``, same ``momentum`` convention
     (``None``: cumulative average); ``forward(x, mask)`` calls :func:`masked_batch_norm` and
     returns (N, L, D).
+
+    Example:
+
+    >>> import torch
+    >>> bn = MaskedBatchNorm1d(4)
+    >>> mask = torch.tensor([[True, True, False], [True, False, False]])
+    >>> bn(torch.randn(2, 3, 4), mask).shape, bn.running_mean.shape
+    (torch.Size([2, 3, 4]), torch.Size([4]))
     """
 
     def forward(self, input: Tensor, mask: Tensor) -> Tensor:  # type: ignore[override]

@@ -66,19 +66,39 @@ class _BatchNorm(NormBase):
 
 
 class BatchNorm1d(_BatchNorm):
-    """BatchNorm over (N, C) features or (N, C, L) sequences (channels in dim 1)."""
+    """BatchNorm over (N, C) features or (N, C, L) sequences (channels in dim 1).
+
+    Example:
+
+    >>> bn = BatchNorm1d(4)
+    >>> bn(torch.randn(8, 4)).shape, bn.running_mean.shape
+    (torch.Size([8, 4]), torch.Size([4]))
+    """
 
     _dims = (2, 3)
 
 
 class BatchNorm2d(_BatchNorm):
-    """BatchNorm over (N, C, H, W) images: one mean per channel over (N, H, W)."""
+    """BatchNorm over (N, C, H, W) images: one mean per channel over (N, H, W).
+
+    Example:
+
+    >>> bn = BatchNorm2d(3)
+    >>> bn(torch.randn(2, 3, 4, 4)).shape, bn.weight.shape
+    (torch.Size([2, 3, 4, 4]), torch.Size([3]))
+    """
 
     _dims = (4,)
 
 
 class BatchNorm3d(_BatchNorm):
-    """BatchNorm over (N, C, D, H, W) volumes."""
+    """BatchNorm over (N, C, D, H, W) volumes.
+
+    Example:
+
+    >>> BatchNorm3d(3)(torch.randn(2, 3, 2, 4, 4)).shape
+    torch.Size([2, 3, 2, 4, 4])
+    """
 
     _dims = (5,)
 
@@ -166,19 +186,37 @@ class _InstanceNorm(NormBase):
 
 
 class InstanceNorm1d(_InstanceNorm):
-    """InstanceNorm over (N, C, L), or one unbatched sample (C, L)."""
+    """InstanceNorm over (N, C, L), or one unbatched sample (C, L).
+
+    Example:
+
+    >>> InstanceNorm1d(3)(torch.randn(2, 3, 5)).shape
+    torch.Size([2, 3, 5])
+    """
 
     _dims = (2, 3)
 
 
 class InstanceNorm2d(_InstanceNorm):
-    """InstanceNorm over (N, C, H, W), or one unbatched sample (C, H, W)."""
+    """InstanceNorm over (N, C, H, W), or one unbatched sample (C, H, W).
+
+    Example:
+
+    >>> InstanceNorm2d(3)(torch.randn(2, 3, 4, 4)).shape
+    torch.Size([2, 3, 4, 4])
+    """
 
     _dims = (3, 4)
 
 
 class InstanceNorm3d(_InstanceNorm):
-    """InstanceNorm over (N, C, D, H, W), or one unbatched sample (C, D, H, W)."""
+    """InstanceNorm over (N, C, D, H, W), or one unbatched sample (C, D, H, W).
+
+    Example:
+
+    >>> InstanceNorm3d(3)(torch.randn(2, 3, 2, 4, 4)).shape
+    torch.Size([2, 3, 2, 4, 4])
+    """
 
     _dims = (4, 5)
 
@@ -191,7 +229,14 @@ def _as_shape(normalized_shape: int | Sequence[int]) -> tuple[int, ...]:
 
 
 class LayerNorm(nn.Module):
-    """LayerNorm over the trailing dims ``normalized_shape``; weight and bias have that shape."""
+    """LayerNorm over the trailing dims ``normalized_shape``; weight and bias have that shape.
+
+    Example:
+
+    >>> ln = LayerNorm(8)
+    >>> ln(torch.randn(2, 5, 8)).shape, ln.weight.shape
+    (torch.Size([2, 5, 8]), torch.Size([8]))
+    """
 
     weight: Tensor | None  # normalized_shape, None when switched off
     bias: Tensor | None
@@ -225,7 +270,14 @@ class LayerNorm(nn.Module):
 
 
 class GroupNorm(nn.Module):
-    """GroupNorm: C channels in G groups, statistics per sample and group; affine per channel."""
+    """GroupNorm: C channels in G groups, statistics per sample and group; affine per channel.
+
+    Example:
+
+    >>> gn = GroupNorm(3, 6)
+    >>> gn(torch.randn(2, 6, 4, 4)).shape, gn.weight.shape
+    (torch.Size([2, 6, 4, 4]), torch.Size([6]))
+    """
 
     weight: Tensor | None  # (C,), None when switched off
     bias: Tensor | None
@@ -269,7 +321,14 @@ class GroupNorm(nn.Module):
 
 
 class RMSNorm(nn.Module):
-    """RMSNorm over the trailing dims ``normalized_shape``; weight of that shape, no bias."""
+    """RMSNorm over the trailing dims ``normalized_shape``; weight of that shape, no bias.
+
+    Example:
+
+    >>> rms = RMSNorm(8)
+    >>> rms(torch.randn(2, 5, 8)).shape, rms.weight.shape
+    (torch.Size([2, 5, 8]), torch.Size([8]))
+    """
 
     weight: Tensor | None  # normalized_shape, None when switched off
 

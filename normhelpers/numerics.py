@@ -30,7 +30,16 @@ __all__ = [
 
 
 def var_one_pass(x: Tensor, dim: int = -1) -> Tensor:
-    """E[x^2] - E[x]^2 over ``dim``. x: (*, n) -> (*). Can be wrong, even negative."""
+    """E[x^2] - E[x]^2 over ``dim``. x: (*, n) -> (*). Can be wrong, even negative.
+
+    Example:
+
+    >>> var_one_pass(torch.tensor([1.0, 2.0, 3.0, 4.0])).item()
+    1.25
+    >>> x = torch.tensor([1e4 + 1, 1e4 + 2, 1e4 + 3, 1e4 + 4])  # far from 0
+    >>> var_one_pass(x).item() == 1.25
+    False
+    """
     return (x * x).mean(dim=dim) - x.mean(dim=dim) ** 2
 
 
@@ -38,6 +47,13 @@ def var_two_pass(x: Tensor, dim: int = -1) -> Tensor:
     """E[(x - E[x])^2] over ``dim``: the mean first, then the squared deviations.
 
     x: (*, n) -> (*).
+
+    Example:
+
+    >>> var_two_pass(torch.tensor([1e4 + 1, 1e4 + 2, 1e4 + 3, 1e4 + 4])).item()
+    1.25
+    >>> var_two_pass(torch.zeros(3, 5)).shape
+    torch.Size([3])
     """
     mean = x.mean(dim=dim, keepdim=True)
     return ((x - mean) ** 2).mean(dim=dim)
@@ -48,6 +64,12 @@ def two_pass_stats(x: Tensor) -> tuple[int, Tensor, Tensor]:
 
     M2 is the sum of squared deviations, n * var: the triple that :func:`merge_stats`
     combines.
+
+    Example:
+
+    >>> n, mean, m2 = two_pass_stats(torch.tensor([[1.0, 2.0, 3.0, 4.0]]))
+    >>> n, mean.tolist(), m2.tolist()
+    (4, [2.5], [5.0])
     """
     n = x.shape[-1]
     return n, x.mean(dim=-1), var_two_pass(x) * n
@@ -59,6 +81,12 @@ def welford_stats(x: Tensor) -> tuple[int, Tensor, Tensor]:
     x: (*, n). Returns (count n, mean (*), M2 (*)) with M2 = sum of squared deviations.
     After element k (1-based):
     delta = x_k - mean; mean += delta / k; M2 += delta * (x_k - mean).
+
+    Example:
+
+    >>> n, mean, m2 = welford_stats(torch.tensor([[1.0, 2.0, 3.0, 4.0]]))
+    >>> n, mean.tolist(), m2.tolist()
+    (4, [2.5], [5.0])
     """
     n = x.shape[-1]
     mean = torch.zeros_like(x[..., 0])
@@ -72,7 +100,13 @@ def welford_stats(x: Tensor) -> tuple[int, Tensor, Tensor]:
 
 
 def var_welford(x: Tensor) -> Tensor:
-    """Biased variance over the last dim with :func:`welford_stats`: M2 / n. (*, n) -> (*)."""
+    """Biased variance over the last dim with :func:`welford_stats`: M2 / n. (*, n) -> (*).
+
+    Example:
+
+    >>> var_welford(torch.tensor([1.0, 2.0, 3.0, 4.0])).item()
+    1.25
+    """
     n, _, m2 = welford_stats(x)
     return m2 / n
 
@@ -91,6 +125,13 @@ def merge_stats(
     $\bar x = \bar x_A + \delta\, n_B / n$,
     $M_2 = M_{2,A} + M_{2,B} + \delta^2 n_A n_B / n$.
     The variance of the union is ``m2 / count``. Shapes of the means and M2s broadcast.
+
+    Example:
+
+    >>> a, b = torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0])
+    >>> n, mean, m2 = merge_stats(*two_pass_stats(a), *two_pass_stats(b))
+    >>> n, mean.item(), (m2 / n).item()  # the variance of [1, 2, 3, 4]
+    (4, 2.5, 1.25)
     """
     count = count_a + count_b
     delta = mean_b - mean_a

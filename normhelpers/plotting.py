@@ -62,7 +62,14 @@ _DEPTH = (0.45 * math.cos(math.radians(40)), 0.45 * math.sin(math.radians(40))) 
 
 
 def setup_style() -> None:
-    """Set matplotlib's rcParams for the book: small dpi, readable fonts, no top/right spines."""
+    """Set matplotlib's rcParams for the book: small dpi, readable fonts, no top/right spines.
+
+    Example:
+
+    >>> setup_style()
+    >>> plt.rcParams["axes.spines.top"], plt.rcParams["axes.spines.right"]
+    (False, False)
+    """
     plt.rcParams.update(
         {
             "figure.dpi": 80,
@@ -93,6 +100,14 @@ def shaded_cells(kind: str, layout: str, sizes: Sequence[int], groups: int = 2) 
     Returns a boolean array of shape ``sizes``: True where an element is averaged together
     with the first element, for norm ``kind`` (rule from :func:`reduce_dims`). For
     ``"group"`` only the first C/G channels (or D/G features) are in the group.
+
+    Example:
+
+    >>> cells = shaded_cells("layer", "2d", (3, 4))  # (N, D): the first sample's row
+    >>> cells.shape, int(cells.sum())
+    ((3, 4), 4)
+    >>> int(shaded_cells("batch", "cv", (2, 3, 4, 4)).sum())  # channel 0 of both images
+    32
     """
     dims = reduce_dims(kind, layout)
     if len(sizes) != len(LAYOUTS[layout]):
@@ -221,6 +236,13 @@ def plot_axis_cube(kind: str, layout: str = "cv", groups: int = 2, ax: Axes | No
     "2d": a flat grid, N rows (samples) x D columns (features), as a printed (N, D) tensor.
     groups: number of groups for ``kind="group"``.
     Raises the ValueError of :func:`reduce_dims` for a norm undefined on the layout.
+
+    Example:
+
+    >>> ax = plot_axis_cube("group", groups=2)
+    >>> isinstance(ax, Axes)
+    True
+    >>> plt.close("all")
     """
     block, (name_n, name_x, name_y) = _block(kind, layout, groups)
     if ax is None:
@@ -257,7 +279,15 @@ def plot_axis_cubes(
     layout: str = "cv",
     groups: int = 2,
 ) -> Figure:
-    """One row of :func:`plot_axis_cube` panels, one per norm in ``kinds``."""
+    """One row of :func:`plot_axis_cube` panels, one per norm in ``kinds``.
+
+    Example:
+
+    >>> fig = plot_axis_cubes(("batch", "layer"))
+    >>> len(fig.axes)
+    2
+    >>> plt.close(fig)
+    """
     for kind in kinds:
         reduce_dims(kind, layout)  # raise before drawing anything
     width = 2.3 if layout == "2d" else 2.5
@@ -287,6 +317,14 @@ def plot_histograms(
     mean and the (population) standard deviation rounded to 2 decimals. ``bins``: a number
     of bins per panel, or the bin edges shared by both panels (so that their counts compare).
     ``kind`` picks the colour of the "after" panel.
+
+    Example:
+
+    >>> x = torch.randn(100) * 3 + 5
+    >>> fig = plot_histograms(x, (x - x.mean()) / x.std(), title="standardize")
+    >>> len(fig.axes)
+    2
+    >>> plt.close(fig)
     """
     fig, axes = plt.subplots(1, 2, figsize=(7.0, 2.8))
     panels = (("before", before, COLORS["none"]), ("after", after, COLORS[kind]))

@@ -61,6 +61,14 @@ class AllReduceSum(torch.autograd.Function):
     Forward: every rank gets ``sum_r t_r``. Backward: the gradient of rank r's input is
     the sum of every rank's gradient of the output, since ``t_r`` enters every rank's
     output.
+
+    Example:
+
+    >>> with single_process_group():  # one rank: the sum is the tensor itself
+    ...     t = torch.tensor([1.0, 2.0], requires_grad=True)
+    ...     AllReduceSum.apply(t, None).sum().backward()
+    >>> t.grad.tolist()
+    [1.0, 1.0]
     """
 
     @staticmethod
@@ -78,7 +86,14 @@ class AllReduceSum(torch.autograd.Function):
 
 
 def all_reduce_sum(tensor: Tensor, group: Any = None) -> Tensor:
-    """Differentiable sum over the ranks of ``group`` (default: all). Any shape."""
+    """Differentiable sum over the ranks of ``group`` (default: all). Any shape.
+
+    Example:
+
+    >>> with single_process_group():
+    ...     all_reduce_sum(torch.tensor([1.0, 2.0])).tolist()
+    [1.0, 2.0]
+    """
     return AllReduceSum.apply(tensor, group)
 
 
@@ -89,6 +104,12 @@ def all_gather_rows(row: Tensor, group: Any = None) -> Tensor:
     :func:`all_reduce_sum`, whose backward sends every rank the gradient of its own row.
     (torch's differentiable ``torch.distributed.nn.all_gather`` is deprecated, and its
     successor is private.) P (K,) numbers travel, as with a plain all-gather.
+
+    Example:
+
+    >>> with single_process_group():
+    ...     all_gather_rows(torch.tensor([1.0, 2.0, 3.0])).shape  # (P, K) with P = 1
+    torch.Size([1, 3])
     """
     world, rank = dist.get_world_size(group), dist.get_rank(group)
     zeros = torch.zeros_like(row)
@@ -121,6 +142,15 @@ def sync_batch_norm(
     (mean 1e4 and std 0.1 in float32 give a negative variance, and NaN). Here every term
     is a squared deviation, never negative; ``nn.SyncBatchNorm`` also gathers and merges
     per-rank statistics.
+
+    Example:
+
+    >>> x = torch.randn(4, 3, 2, 2)
+    >>> with single_process_group():  # one rank: plain training-mode BatchNorm
+    ...     y = sync_batch_norm(x, None, None, None, None)
+    >>> torch.allclose(y, torch.nn.functional.batch_norm(x, None, None, training=True),
+    ...                atol=1e-5)
+    True
     """
     c = x.shape[1]
     dims = [0, *range(2, x.dim())]  # every dim except the channel dim
@@ -169,7 +199,16 @@ def _quiet_environment() -> Iterator[None]:
 @contextmanager
 def single_process_group() -> Iterator[None]:
     """A gloo process group of this process alone (world size 1, an in-memory store, no port),
-    destroyed on exit: enough for code that checks ``torch.distributed.is_initialized()``."""
+    destroyed on exit: enough for code that checks ``torch.distributed.is_initialized()``.
+
+    Example:
+
+    >>> with single_process_group():
+    ...     torch.distributed.is_initialized(), torch.distributed.get_world_size()
+    (True, 1)
+    >>> torch.distributed.is_initialized()
+    False
+    """
     with _quiet_environment():
         dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
     try:
@@ -214,6 +253,13 @@ def launch(
     "spawn" elsewhere, where fork is unsafe: fn must then be importable). If a process fails,
     it stops the others, and RuntimeError carries the traceback of every rank that raised.
     After ``timeout`` seconds all are killed and TimeoutError is raised.
+
+    Example:
+
+    >>> def rank_and_size(rank, world_size):
+    ...     return (rank, world_size)
+    >>> launch(rank_and_size, world_size=2)
+    [(0, 2), (1, 2)]
     """
     method = start_method or ("fork" if sys.platform.startswith("linux") else "spawn")
     with tempfile.TemporaryDirectory() as folder, _quiet_environment():
@@ -246,6 +292,13 @@ class TwoProcessResult:
     output, grad_input: (N, C, *) of the last step, rank 0's samples first.
     grad_weight, grad_bias: (C,), summed over the ranks (DistributedDataParallel would average).
     running_means, running_vars: one (C,) tensor per rank, after all steps.
+
+    Example:
+
+    >>> x, g = torch.randn(4, 3, 2, 2), torch.randn(4, 3, 2, 2)
+    >>> result = run_two_process_demo(x, torch.ones(3), torch.zeros(3), g)
+    >>> result.output.shape, result.grad_weight.shape, len(result.running_means)
+    (torch.Size([4, 3, 2, 2]), torch.Size([3]), 2)
     """
 
     output: Tensor
@@ -267,7 +320,17 @@ def bn_worker(
     eps: float,
     sizes: list[int],
 ) -> dict[str, Tensor]:
-    """One rank of :func:`run_two_process_demo`: one training step per batch."""
+    """One rank of :func:`run_two_process_demo`: one training step per batch.
+
+    Example:
+
+    >>> x, g = torch.randn(4, 3), torch.randn(4, 3)
+    >>> with single_process_group():  # rank 0 of 1 takes the whole batch
+    ...     w, b = torch.ones(3), torch.zeros(3)
+    ...     out = bn_worker(0, 1, [x], [g], w, b, 0.1, 1e-5, [4])
+    >>> sorted(out)[:3], out["output"].shape
+    (['grad_bias', 'grad_input', 'grad_weight'], torch.Size([4, 3]))
+    """
     start = sum(sizes[:rank])
     rows = slice(start, start + sizes[rank])
     weight = weight.clone().requires_grad_(True)
@@ -309,6 +372,16 @@ def run_two_process_demo(
     batches, grad_outputs: one (N, C, *) tensor or a list of them (one per training step).
     weight, bias: (C,). Returns the output and gradients of the last step and both ranks'
     running statistics; ``launch_kwargs`` go to :func:`launch`.
+
+    Example:
+
+    >>> x = torch.randn(6, 3, 2, 2, dtype=torch.float64)
+    >>> g = torch.randn(6, 3, 2, 2, dtype=torch.float64)
+    >>> w, b = torch.ones(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+    >>> result = run_two_process_demo(x, w, b, g, sizes=(2, 4))
+    >>> ref = torch.nn.functional.batch_norm(x, None, None, w, b, training=True)
+    >>> torch.allclose(result.output, ref)
+    True
     """
     batches = [batches] if isinstance(batches, Tensor) else list(batches)
     grads = [grad_outputs] if isinstance(grad_outputs, Tensor) else list(grad_outputs)

@@ -77,6 +77,13 @@ def norm2d(kind: str, channels: int, groups: int = 4) -> nn.Module:
     - ``"instance"``: ``nn.InstanceNorm2d(C, affine=True)``, per sample and channel over (H, W).
     - ``"group"``: ``nn.GroupNorm(groups, C)``, per sample over (C/G, H, W).
     - ``"batch_running"``: :class:`RunningStatsBatchNorm2d` (the wrong BatchNorm of chapter 09).
+
+    Example:
+
+    >>> type(norm2d("batch", 8)).__name__, type(norm2d("layer", 8)).__name__
+    ('BatchNorm2d', 'GroupNorm')
+    >>> norm2d("group", 8, groups=4)(torch.randn(2, 8, 4, 4)).shape
+    torch.Size([2, 8, 4, 4])
     """
     layers = {
         "none": lambda: nn.Identity(),
@@ -104,6 +111,11 @@ def make_cnn(
     (N, C2, 4, 4);  flatten, linear (16 C2 -> 10). By default (``conv_bias=None``) the
     convolutions have a bias only when ``kind == "none"`` (a norm that subtracts a mean
     cancels it). Parameters are initialised after ``torch.manual_seed(seed)``.
+
+    Example:
+
+    >>> make_cnn("group")(torch.randn(5, 1, 8, 8)).shape
+    torch.Size([5, 10])
     """
     torch.manual_seed(seed)
     c1, c2 = channels
@@ -126,6 +138,11 @@ def norm1d(kind: str, features: int, groups: int = 4) -> nn.Module:
     ``"none"``: identity; ``"batch"``: ``nn.BatchNorm1d(D)`` (per feature over N);
     ``"layer"``: ``nn.LayerNorm(D)`` (per sample over D); ``"group"``: ``nn.GroupNorm(groups, D)``.
     InstanceNorm has nothing to average over in (N, D) (one value per sample and feature).
+
+    Example:
+
+    >>> type(norm1d("layer", 16)).__name__, type(norm1d("batch", 16)).__name__
+    ('LayerNorm', 'BatchNorm1d')
     """
     layers = {
         "none": lambda: nn.Identity(),
@@ -145,6 +162,11 @@ def make_mlp(kind: str, hidden: int = 32, groups: int = 4, seed: int = 0) -> nn.
 
     flatten (N, 64);  linear 64 -> H, norm, ReLU;  linear H -> H, norm, ReLU;  linear H -> 10.
     Parameters are initialised after ``torch.manual_seed(seed)``.
+
+    Example:
+
+    >>> make_mlp("batch", hidden=16)(torch.randn(5, 1, 8, 8)).shape
+    torch.Size([5, 10])
     """
     torch.manual_seed(seed)
     return nn.Sequential(
@@ -167,6 +189,12 @@ class RunningStatsBatchNorm2d(nn.BatchNorm2d):
     for autograd: the gradient no longer sees that shifting or scaling the input would be
     undone by the normalization. In eval mode it is an ordinary ``nn.BatchNorm2d``.
     Input and output (N, C, H, W).
+
+    Example:
+
+    >>> bn = RunningStatsBatchNorm2d(3)
+    >>> bn(torch.randn(4, 3, 2, 2)).shape, bn.running_mean.shape
+    (torch.Size([4, 3, 2, 2]), torch.Size([3]))
     """
 
     # a number: F.batch_norm has no cumulative average (nn.BatchNorm2d's momentum=None)
@@ -207,6 +235,14 @@ class SequenceClassifier(nn.Module):
     positions, padding included, as a plain BatchNorm would see a padded batch);
     ``"layer"`` (``nn.LayerNorm(D)``, per token); ``"masked_batch"`` (:class:`MaskedBatchNorm1d`,
     real tokens only).
+
+    Example:
+
+    >>> model = SequenceClassifier("layer", vocab=13)
+    >>> tokens = torch.tensor([[1, 2, 0], [4, 0, 0]])  # (N, L), 0 is padding
+    >>> mask = tokens > 0
+    >>> model(tokens, mask).shape
+    torch.Size([2, 4])
     """
 
     def __init__(self, kind: str, vocab: int, dim: int = 16, classes: int = 4) -> None:
@@ -244,7 +280,14 @@ class SequenceClassifier(nn.Module):
 def make_sequence_model(
     kind: str, vocab: int = 13, dim: int = 16, classes: int = 4, seed: int = 0
 ) -> SequenceClassifier:
-    """:class:`SequenceClassifier` with parameters initialised after ``torch.manual_seed(seed)``."""
+    """:class:`SequenceClassifier` with parameters initialised after ``torch.manual_seed(seed)``.
+
+    Example:
+
+    >>> a, b = make_sequence_model("batch"), make_sequence_model("batch")
+    >>> all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    True
+    """
     torch.manual_seed(seed)
     return SequenceClassifier(kind, vocab, dim, classes)
 
@@ -255,7 +298,14 @@ def make_sequence_model(
 
 class Data(Protocol):
     """What :func:`fit` needs from a data set (:class:`ImageData`,
-    :class:`SequenceData`): its size and a way to cut a batch."""
+    :class:`SequenceData`): its size and a way to cut a batch.
+
+    Example:
+
+    >>> data = ImageData(torch.zeros(6, 1, 8, 8), torch.arange(6))  # one kind of Data
+    >>> data.size, data.batch(torch.tensor([1, 2]))[1].tolist()
+    (6, [1, 2])
+    """
 
     @property
     def size(self) -> int: ...
@@ -270,6 +320,12 @@ class History:
     ``train_loss[e]``: mean cross-entropy over the batches of epoch e (nan once diverged);
     ``test_acc[e]``: test accuracy after epoch e, in eval mode. ``diverged``: the loss became
     nan or inf (training stops there and the remaining epochs are filled with nan).
+
+    Example:
+
+    >>> h = History(train_loss=[2.3, 1.1], test_acc=[0.5, 0.75])
+    >>> len(h.train_loss), h.diverged
+    (2, False)
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -282,6 +338,14 @@ def accuracy(model: nn.Module, data: Data, batch_size: int = 512) -> float:
 
     In train mode BatchNorm then normalizes each batch of ``batch_size`` with its own
     statistics (and updates its running averages: pass a copy if that matters).
+
+    Example:
+
+    >>> from normhelpers.data import load_digits_tensors
+    >>> d = load_digits_tensors()
+    >>> acc = accuracy(make_mlp("none"), ImageData(d.x_test, d.y_test))
+    >>> 0.0 <= acc <= 1.0
+    True
     """
     correct = 0
     with torch.no_grad():
@@ -292,7 +356,17 @@ def accuracy(model: nn.Module, data: Data, batch_size: int = 512) -> float:
 
 
 def evaluate(model: nn.Module, data: Data, batch_size: int = 512) -> float:
-    """Accuracy in eval mode (BatchNorm uses its running statistics); leaves the model in eval."""
+    """Accuracy in eval mode (BatchNorm uses its running statistics); leaves the model in eval.
+
+    Example:
+
+    >>> from normhelpers.data import load_digits_tensors
+    >>> d = load_digits_tensors()
+    >>> model = make_mlp("batch")
+    >>> acc = evaluate(model, ImageData(d.x_test, d.y_test))
+    >>> model.training, 0.0 <= acc <= 1.0
+    (False, True)
+    """
     model.eval()
     return accuracy(model, data, batch_size)
 
@@ -304,6 +378,16 @@ class MomentumSGD:
     ``v = momentum * v + g``, then ``p = p - lr * v``. Written here because building a
     ``torch.optim`` optimizer imports torch's compiler machinery, which costs seconds on a
     small CPU, more than training the models of chapters 08-10.
+
+    Example:
+
+    >>> p = torch.nn.Parameter(torch.tensor([1.0]))
+    >>> opt = MomentumSGD([p], lr=0.5, momentum=0.5)
+    >>> p.grad = torch.tensor([1.0])
+    >>> opt.step()  # v = 1, p = 1 - 0.5 * 1
+    >>> opt.step()  # v = 0.5 * 1 + 1 = 1.5, p = 0.5 - 0.5 * 1.5
+    >>> p.data.tolist()
+    [-0.25]
     """
 
     def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.9) -> None:
@@ -331,6 +415,17 @@ def train_epoch(
     """One pass over ``data`` in a shuffled order drawn from ``gen``; the mean batch loss.
 
     The last, incomplete batch is dropped (BatchNorm cannot train on a batch of one).
+
+    Example:
+
+    >>> from normhelpers.data import load_digits_tensors
+    >>> d = load_digits_tensors()
+    >>> model = make_mlp("layer", hidden=16)
+    >>> opt = MomentumSGD(model.parameters(), lr=0.05)
+    >>> loss = train_epoch(model, opt, ImageData(d.x_train, d.y_train), 32,
+    ...                    torch.Generator().manual_seed(0))
+    >>> 0 < loss < 2.31  # below the loss of a uniform guess, log(10)
+    True
     """
     model.train()
     order = torch.randperm(data.size, generator=gen)
@@ -360,6 +455,17 @@ def fit(
 
     Batches are drawn with a ``torch.Generator`` seeded with ``seed``. If the mean loss of an
     epoch is nan or inf, training stops and the history records the divergence.
+
+    Example:
+
+    >>> from normhelpers.data import load_digits_tensors
+    >>> d = load_digits_tensors()
+    >>> train, test = ImageData(d.x_train, d.y_train), ImageData(d.x_test, d.y_test)
+    >>> history = fit(make_mlp("batch", hidden=16), train, test, epochs=2)
+    >>> len(history.train_loss), len(history.test_acc), history.diverged
+    (2, 2, False)
+    >>> history.test_acc[-1] > 0.8
+    True
     """
     opt = MomentumSGD(model.parameters(), lr=lr, momentum=momentum)
     gen = torch.Generator().manual_seed(seed)

@@ -22,7 +22,7 @@ once. :func:`run` times, in one run and on one device:
   strict floor) for how close to clone a kernel at the 1.0 limit comes on the machine.
 
 Every timed output is first checked against a float64 reference (torch's function for the norms,
-the same op in float64 for clone, copy_ and affine). The cases are then timed with
+the same op in float64 for clone, ``copy_`` and affine). The cases are then timed with
 :mod:`torch.utils.benchmark` in interleaved rounds. Each row reports the median time and its
 spread (IQR) over the rounds, the ratio to clone's time on the same tensor, GB/s counted as if
 the op moved one read and one write of the tensor (so that every row's GB/s is comparable with

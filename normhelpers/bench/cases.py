@@ -91,7 +91,15 @@ class Case:
 
 
 def elements_per_statistic(op: str, shape: Sequence[int], groups: int = GROUPS) -> int:
-    """How many elements share one mean and variance of ``op`` for an input of ``shape``."""
+    """How many elements share one mean and variance of ``op`` for an input of ``shape``.
+
+    Example:
+
+    >>> elements_per_statistic("batch_norm", (8, 4, 5, 5))  # N H W
+    200
+    >>> elements_per_statistic("layer_norm", (2, 10, 16))  # D
+    16
+    """
     layout, kind = OPS[op]
     return math.prod(shape) // math.prod(stat_shape(kind, layout, tuple(shape), groups))
 
@@ -102,7 +110,14 @@ def make_inputs(
     dtype: torch.dtype = torch.float32,
     device: torch.device | str = "cpu",
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Seeded x of ``shape`` (mean 1, std 2) and the op's weight and bias: (C,) or (D,)."""
+    """Seeded x of ``shape`` (mean 1, std 2) and the op's weight and bias: (C,) or (D,).
+
+    Example:
+
+    >>> x, weight, bias = make_inputs("batch_norm", (4, 3, 2, 2))
+    >>> x.shape, weight.shape, bias.shape
+    (torch.Size([4, 3, 2, 2]), torch.Size([3]), torch.Size([3]))
+    """
     gen = torch.Generator().manual_seed(0)
     x = (torch.randn(shape, generator=gen) * 2 + 1).to(device, dtype)
     n = shape[1] if OPS[op][0] == "cv" else shape[-1]
@@ -156,7 +171,16 @@ _ONE_PASS = {"batch_norm": _bn_one_pass, "layer_norm": _ln_one_pass}
 
 def implementation(op: str, impl: str) -> Callable[[Tensor, Tensor, Tensor], Tensor] | None:
     """The function (x, weight, bias) -> y timed as (op, impl), not yet compiled for the
-    "+compile" impls; None for a case that does not exist (onepass of IN, GN or RMSNorm)."""
+    "+compile" impls; None for a case that does not exist (onepass of IN, GN or RMSNorm).
+
+    Example:
+
+    >>> fn = implementation("layer_norm", "torch")
+    >>> fn(*make_inputs("layer_norm", (2, 3, 4))).shape
+    torch.Size([2, 3, 4])
+    >>> implementation("group_norm", "onepass") is None
+    True
+    """
     if impl == "torch":
         return functools.partial(_CALLS[op], F)
     if impl.startswith("scratch"):

@@ -14,7 +14,16 @@ __all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: run, print the table, optionally write the CSV. Returns the exit status."""
+    """Command line: run, print the table, optionally write the CSV. Returns the exit status.
+
+    Example:
+
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()) as out:
+    ...     status = main(["--size", "tiny", "--repeats", "1", "--no-compile"])
+    >>> status, "layer_norm" in out.getvalue()
+    (0, True)
+    """
     parser = argparse.ArgumentParser(
         prog="python -m normhelpers.bench",
         description="Time torch's and normhelpers' norms (training-mode forward) against "

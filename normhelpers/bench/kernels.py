@@ -36,6 +36,14 @@ def batch_norm_one_pass(
     catastrophically. The output is one multiply-add per element, $y = d\,a + b$, with
     $a = \gamma / \sqrt{\mathrm{var} + \epsilon}$ and $b = \beta - \bar d\,a$ of
     shape (C,).
+
+    Example:
+
+    >>> x, w, b = torch.randn(8, 3, 4, 4) + 100, torch.ones(3), torch.zeros(3)
+    >>> y = batch_norm_one_pass(x, w, b)
+    >>> torch.allclose(y, torch.nn.functional.batch_norm(x, None, None, w, b, True),
+    ...                atol=1e-3)
+    True
     """
     C = x.shape[1]
     shape = [1, C] + [1] * (x.dim() - 2)  # (1, C, 1, ..., 1)
@@ -70,6 +78,13 @@ def layer_norm_one_pass(
     feature 10 times the spread of the others, float32 outputs are off by more than
     1e-4, where the two-pass formula of :func:`normhelpers.functional.layer_norm` stays
     at round-off (see chapter 16 and the tests).
+
+    Example:
+
+    >>> x, w, b = torch.randn(2, 5, 8) + 100, torch.ones(8), torch.zeros(8)
+    >>> y = layer_norm_one_pass(x, w, b)
+    >>> torch.allclose(y, torch.nn.functional.layer_norm(x, [8], w, b), atol=1e-3)
+    True
     """
     D = x.shape[-1]
     xf = NF.upcast(x)
@@ -82,7 +97,14 @@ def layer_norm_one_pass(
 def affine(x: Tensor, weight: Tensor, bias: Tensor, dim: int = 1) -> Tensor:
     """y = x * weight + bias in ONE eager kernel (``torch.addcmul``); weight and bias hold one
     value per index of ``dim`` (1: per channel of (N, C, *); -1: per feature of (N, L, D)).
-    The work of a BatchNorm in evaluation mode: one read of x, one write of y."""
+    The work of a BatchNorm in evaluation mode: one read of x, one write of y.
+
+    Example:
+
+    >>> x = torch.ones(1, 2, 1, 1)
+    >>> affine(x, torch.tensor([2.0, 3.0]), torch.tensor([1.0, 0.0])).flatten().tolist()
+    [3.0, 3.0]
+    """
     shape = [1] * x.dim()
     shape[dim] = x.shape[dim]
     return torch.addcmul(bias.reshape(shape), x, weight.reshape(shape))

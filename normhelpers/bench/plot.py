@@ -28,6 +28,18 @@ def plot_ratios(rows: Sequence[Row], ax: Axes | None = None, title: str = "") ->
 
     Dashed line at 1.0 (x read once: the limit of LN and RMSNorm), dotted line at 1.5 (a second
     read for the statistics: the limit of BN, IN and GN). Returns the matplotlib Axes.
+
+    Example:
+
+    >>> from normhelpers.bench.report import Row
+    >>> rows = [Row("cpu", 1, "2.x", "2026-01-01", "float32", "(2, 3)", op, "torch",
+    ...             0.2, 0.01, ratio, 5.0, 0.0) for op, ratio in [("clone", 1.0),
+    ...                                                         ("batch_norm", 2.0)]]
+    >>> ax = plot_ratios(rows)
+    >>> ax.get_ylabel() != ""
+    True
+    >>> import matplotlib.pyplot as plt
+    >>> plt.close("all")
     """
     import matplotlib.pyplot as plt  # only the plot needs matplotlib
 

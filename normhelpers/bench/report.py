@@ -21,7 +21,15 @@ __all__ = ["Row", "Report", "CSV_COLUMNS", "device_name", "format_table", "write
 
 @dataclass
 class Row:
-    """One timed case: the columns of the CSV file. Times are per call, over the rounds."""
+    """One timed case: the columns of the CSV file. Times are per call, over the rounds.
+
+    Example:
+
+    >>> row = Row("cpu", 1, "2.x", "2026-01-01", "float32", "(2, 3)", "batch_norm",
+    ...           "torch", 0.2, 0.01, 2.0, 5.0, 0.0)
+    >>> row.op, row.ratio_to_clone
+    ('batch_norm', 2.0)
+    """
 
     device: str
     threads: int  # torch's intra-op threads during the timing
@@ -44,7 +52,13 @@ CSV_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Row))
 @dataclass
 class Report:
     """What :func:`normhelpers.bench.run` measured, and why compiled rows are missing when
-    they are."""
+    they are.
+
+    Example:
+
+    >>> Report().rows, Report(compile_note="no compiler").compile_note
+    ([], 'no compiler')
+    """
 
     rows: list[Row] = field(default_factory=list)
     compile_note: str | None = None  # None when torch.compile worked or was not asked for
@@ -65,7 +79,15 @@ def device_name(device: torch.device) -> str:
 
 
 def format_table(report: Report) -> str:
-    """The report as a text table: one line per case, median and spread, ratio to clone, GB/s."""
+    """The report as a text table: one line per case, median and spread, ratio to clone, GB/s.
+
+    Example:
+
+    >>> row = Row("cpu", 1, "2.x", "2026-01-01", "float32", "(2, 3)", "batch_norm",
+    ...           "torch", 0.2, 0.01, 2.0, 5.0, 0.0)
+    >>> "batch_norm" in format_table(Report(rows=[row]))
+    True
+    """
     first = report.rows[0]
     lines = [
         f"{first.device} | {first.threads} threads | torch {first.torch} | {first.dtype} | "
@@ -86,7 +108,18 @@ def format_table(report: Report) -> str:
 
 
 def write_csv(rows: Sequence[Row], path: str | Path) -> None:
-    """Write the rows with the columns of :data:`CSV_COLUMNS` (one header line)."""
+    """Write the rows with the columns of :data:`CSV_COLUMNS` (one header line).
+
+    Example:
+
+    >>> import tempfile
+    >>> row = Row("cpu", 1, "2.x", "2026-01-01", "float32", "(2, 3)", "batch_norm",
+    ...           "torch", 0.2, 0.01, 2.0, 5.0, 0.0)
+    >>> path = Path(tempfile.mkdtemp()) / "bench.csv"
+    >>> write_csv([row], path)
+    >>> path.read_text().splitlines()[0].split(",")[:3]
+    ['device', 'threads', 'torch']
+    """
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
@@ -98,7 +131,18 @@ def write_csv(rows: Sequence[Row], path: str | Path) -> None:
 
 
 def read_csv(path: str | Path) -> list[Row]:
-    """Rows written by :func:`write_csv`."""
+    """Rows written by :func:`write_csv`.
+
+    Example:
+
+    >>> import tempfile
+    >>> row = Row("cpu", 1, "2.x", "2026-01-01", "float32", "(2, 3)", "batch_norm",
+    ...           "torch", 0.2, 0.01, 2.0, 5.0, 0.0)
+    >>> path = Path(tempfile.mkdtemp()) / "bench.csv"
+    >>> write_csv([row], path)
+    >>> read_csv(path) == [row]
+    True
+    """
     convert = {"float": float, "int": int}  # the annotations are strings (postponed)
     types = {f.name: convert.get(str(f.type), str) for f in fields(Row)}
     with open(path, newline="", encoding="utf-8") as f:

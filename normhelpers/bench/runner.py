@@ -50,6 +50,13 @@ def run(
     :mod:`normhelpers.bench.timing`). Timing uses torch's current thread count, recorded in
     every row. Raises RuntimeError if an output disagrees with the reference. With ``compile``,
     resets torch.compile's in-memory state first (``torch._dynamo.reset()``).
+
+    Example:
+
+    >>> report = run(size="tiny", repeats=1, compile=False, ops=["layer_norm"],
+    ...              impls=["torch"], min_call_s=1e-4)
+    >>> sorted({(row.op, row.impl) for row in report.rows})[-1]
+    ('layer_norm', 'torch')
     """
     dev, dt = torch.device(device), getattr(torch, dtype)
     notes = [] if compile else ["compile not asked for (--no-compile)"]

@@ -45,6 +45,13 @@ def time_interleaved(
 
     Each Measurement has ``repeats`` times (seconds per call, one per round), their ``median`` and
     ``iqr``, and the thread count it ran with (``num_threads``).
+
+    Example:
+
+    >>> x = torch.randn(100)
+    >>> ms = time_interleaved([x.clone, x.sum], repeats=3, min_block_s=1e-4)
+    >>> len(ms), len(ms[0].times), ms[0].median > 0
+    (2, 3, True)
     """
     labels = list(labels) if labels is not None else [str(i) for i in range(len(calls))]
     timers = [

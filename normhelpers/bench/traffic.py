@@ -48,6 +48,12 @@ def count_traffic(fn: Callable[[], Tensor], nbytes: int) -> list[tuple[str, floa
     Reads and writes are in units of ``nbytes`` (the size of the input), counting every distinct
     tensor argument as read in full and every output as written: what an eager kernel does when the
     data does not fit in a cache. Operations that move less than 1% of ``nbytes`` are left out.
+
+    Example:
+
+    >>> x = torch.randn(64, 64)
+    >>> count_traffic(lambda: x.clone(), x.nbytes)
+    [('clone', 1.0, 1.0)]
     """
     with _TrafficLog() as log:
         fn()

@@ -23,7 +23,18 @@ RTOL, ATOL = 1e-4, 1e-4  # float32 round-off of any sensible formula is far belo
 
 @dataclass(frozen=True)
 class CheckResult:
-    """What a ``check_*`` function found. Truthy when your function passed."""
+    """What a ``check_*`` function found. Truthy when your function passed.
+
+    Example:
+
+    >>> from normhelpers.exercises import check_rms_norm
+    >>> F = torch.nn.functional
+    >>> result = check_rms_norm(lambda x, w, eps: F.rms_norm(x, w.shape, w, eps))
+    ... # doctest: +ELLIPSIS
+    ✓ ...
+    >>> bool(result), result.mistake
+    (True, None)
+    """
 
     name: str
     passed: bool

@@ -45,6 +45,12 @@ class Recipe:
     momentum: running statistics: momentum weighs the "new" batch value, the "old" running
         value (reversed), or is "ignored" (the old value is dropped).
     running_var: the running update stores the "variance" or its square root, the "std".
+
+    Example:
+
+    >>> unbiased = Recipe(over="channel", correction=1)
+    >>> unbiased.over, unbiased.correction, unbiased.eps
+    ('channel', 1, 'inside')
     """
 
     over: str
