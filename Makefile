@@ -46,6 +46,7 @@ help:
 	@echo "                     (Debian/Ubuntu: installs Chromium if missing; elsewhere set CHROMIUM)"
 	@echo "make browser-deps    Debian/Ubuntu only: apt-get install chromium and a CJK font"
 	@echo "make test-bare-env   run a chapter in a fresh venv without normhelpers (its install cell)"
+	@echo "make strict-book-bare-env  strict-book and test-bare-env side by side (as make test)"
 	@echo "make exercises       write each chapter's exercise notebook into _build/exercises"
 	@echo "make tag-solutions   tag the code cells of every solution 'solution' (rewrites chapters)"
 	@echo "make install-cells   write the guarded install cell into every chapter (rewrites them)"
