@@ -134,7 +134,10 @@ def _against_reference(
     roundoff = max(err_e, torch.finfo(dtype).eps * scale)  # torch's error, at least one unit
     dt = _dtype_name(dtype)
     if err_a <= ROUNDOFF_FACTOR * roundoff:
-        line = f"{name}✓ equal: both within {dt} round-off of the float64 reference"
+        line = (
+            f"{name}✓ equal: within {ROUNDOFF_FACTOR:.0f}× torch's own {dt} error "
+            "of the float64 reference"
+        )
         return CompareResult(label, _max_gap(a, e), True, line)
     line = (
         f"{name}✗ formula error: {err_a:.2g} from the float64 reference, over "
