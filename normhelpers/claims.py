@@ -110,6 +110,9 @@ class Spread:
 def spread(values: Iterable[float]) -> Spread:
     """:class:`Spread` of ``values`` (at least one; std is 0 for a single value).
 
+    A NaN among the values (a diverged run) makes every field NaN, so that no claim built on
+    them can hold by accident.
+
     Example:
 
     >>> spread([4.0]).std
@@ -120,6 +123,8 @@ def spread(values: Iterable[float]) -> Spread:
     xs = [float(v) for v in values]
     if not xs:
         raise ValueError("spread() needs at least one value, got none")
+    if any(math.isnan(x) for x in xs):
+        return Spread(math.nan, math.nan, math.nan, math.nan, len(xs))
     std = statistics.stdev(xs) if len(xs) > 1 else 0.0
     return Spread(statistics.fmean(xs), std, min(xs), max(xs), len(xs))
 

@@ -49,3 +49,10 @@ def test_clearly_greater_needs_more_than_the_spread():
     assert not nh.clearly_greater([0.90, 0.95, 0.97], [0.91, 0.92, 0.93])
     assert not nh.clearly_greater([0.5, 0.5], [0.5, 0.5])
     assert math.isclose(nh.spread([1, 3]).std, math.sqrt(2))
+
+
+def test_a_diverged_run_makes_the_spread_nan_and_no_claim_hold():
+    s = nh.spread([0.9, float("nan"), 0.8])
+    assert all(math.isnan(v) for v in (s.mean, s.std, s.low, s.high)) and s.n == 3
+    assert not nh.clearly_greater([0.9, float("nan"), 0.8], [0.1, 0.1, 0.1])
+    assert not nh.clearly_greater([0.9, 0.9, 0.8], [0.1, float("nan"), 0.1])
