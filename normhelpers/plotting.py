@@ -29,6 +29,8 @@ __all__ = [
     "shaded_cells",
     "plot_axis_cube",
     "plot_axis_cubes",
+    "plot_sample_grids",
+    "plot_nd_grid",
     "plot_histograms",
 ]
 
@@ -274,12 +276,105 @@ def plot_axis_cube(kind: str, layout: str = "cv", groups: int = 2, ax: Axes | No
     return ax
 
 
+def plot_sample_grids(
+    kind: str, layout: str = "cv", groups: int = 2, n: int = 3, ax: Axes | None = None
+) -> Axes:
+    """The cube of :func:`plot_axis_cube` cut into its samples, drawn side by side.
+
+    Each of the first ``n`` samples is one flat grid: channels C (features D for "nlp")
+    across, the H·W positions (the L tokens) down. The cells that share one mean and
+    variance with the first element are shaded; when they lie in more than one sample
+    (BatchNorm) a bar under the grids joins them. So BatchNorm shades one column in
+    *every* sample and InstanceNorm the same column in *one* sample only. "2d" draws the
+    flat (N, D) grid of :func:`plot_nd_grid`.
+
+    Example:
+
+    >>> ax = plot_sample_grids("batch")
+    >>> ax.get_title()
+    'BatchNorm'
+    >>> plt.close("all")
+    """
+    if layout == "2d":
+        return plot_axis_cube(kind, "2d", groups, ax=ax)
+    block, (_, name_x, name_y) = _block(kind, layout, groups)
+    block = block[:n]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.4, 2.2))
+    color = COLORS[kind]
+    n_samples, n_x, n_y = block.shape
+    gap = 1.0
+    splits = range(n_x // groups, n_x, n_x // groups) if kind == "group" else ()
+    shaded_x: list[float] = []
+    for i in range(n_samples):
+        x0 = i * (n_x + gap)
+        grid = block[i].T  # rows = H·W positions (tokens), columns = channels (features)
+        polys = _grid_polys(grid, x0)
+        empty = _face_color(COLORS["none"], 0.85)
+        colors = [color if v else empty for v in grid.flatten()]
+        ax.add_collection(
+            PolyCollection(polys, facecolors=colors, edgecolors="white", linewidths=0.6)
+        )
+        lines = [[(x0, 0), (x0 + n_x, 0), (x0 + n_x, n_y), (x0, n_y), (x0, 0)]]
+        lines += [[(x0 + x, 0), (x0 + x, n_y)] for x in splits]
+        ax.add_collection(
+            PolyCollection(
+                lines, facecolors="none", edgecolors="0.25", linewidths=0.9, closed=False
+            )
+        )
+        ax.text(
+            x0 + n_x / 2, n_y + 0.3, f"sample {i + 1}", ha="center", va="bottom", fontsize="small"
+        )
+        cols = np.flatnonzero(grid.any(axis=0))
+        shaded_x += [x0 + c + 0.5 for c in cols]
+    if shaded_x and (max(shaded_x) - min(shaded_x)) > n_x:  # spans several samples
+        ax.plot(
+            [min(shaded_x), max(shaded_x)],
+            [-0.6, -0.6],
+            color=color,
+            lw=2.5,
+            solid_capstyle="round",
+        )
+        ax.plot(shaded_x, [-0.6] * len(shaded_x), "o", color=color, ms=3)
+    total = n_samples * n_x + (n_samples - 1) * gap
+    ax.text(
+        total / 2, -1.1, f"{name_x} across, {name_y} down", ha="center", va="top", fontsize="small"
+    )
+    ax.set_xlim(-0.3, total + 0.3)
+    ax.set_ylim(-2.4, n_y + 1.2)
+    ax.set_title(NAMES[kind] + (f" (G = {groups})" if kind == "group" else ""))
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    return ax
+
+
+def _grid_polys(grid: np.ndarray, x0: float = 0.0) -> list[list[tuple[float, float]]]:
+    """Unit squares of a [rows down, columns across] grid, row-major, shifted by ``x0``."""
+    n_rows, n_cols = grid.shape
+    return [
+        [
+            (x0 + c, n_rows - r - 1),
+            (x0 + c + 1, n_rows - r - 1),
+            (x0 + c + 1, n_rows - r),
+            (x0 + c, n_rows - r),
+        ]
+        for r in range(n_rows)
+        for c in range(n_cols)
+    ]
+
+
 def plot_axis_cubes(
     kinds: Sequence[str] = ("batch", "layer", "instance", "group"),
     layout: str = "cv",
     groups: int = 2,
+    style: str = "samples",
 ) -> Figure:
-    """One row of :func:`plot_axis_cube` panels, one per norm in ``kinds``.
+    """One row of panels, one per norm in ``kinds``.
+
+    style "samples" (the default): :func:`plot_sample_grids`, the samples side by side,
+    so that a statistic shared across samples (BatchNorm) looks different from one taken
+    within a sample (InstanceNorm) at a glance. style "cube": :func:`plot_axis_cube`, the
+    GroupNorm paper's block with N in depth.
 
     Example:
 
@@ -288,12 +383,56 @@ def plot_axis_cubes(
     2
     >>> plt.close(fig)
     """
+    if style not in ("samples", "cube"):
+        raise ValueError(f"style must be 'samples' or 'cube', got {style!r}")
     for kind in kinds:
         reduce_dims(kind, layout)  # raise before drawing anything
-    width = 2.3 if layout == "2d" else 2.5
-    fig, axes = plt.subplots(1, len(kinds), figsize=(width * len(kinds), 2.6), squeeze=False)
+    if style == "cube" or layout == "2d":
+        width, height = (2.3 if layout == "2d" else 2.5), 2.6
+    else:
+        width, height = 3.3, 2.3
+    fig, axes = plt.subplots(1, len(kinds), figsize=(width * len(kinds), height), squeeze=False)
     for kind, ax in zip(kinds, axes[0], strict=True):
-        plot_axis_cube(kind, layout, groups, ax=ax)
+        if style == "cube":
+            plot_axis_cube(kind, layout, groups, ax=ax)
+        else:
+            plot_sample_grids(kind, layout, groups, ax=ax)
+    return fig
+
+
+def plot_nd_grid(kinds: Sequence[str] = ("batch", "layer"), n: int = 5, d: int = 6) -> Figure:
+    """The (N, D) picture: one panel per norm, rows = samples, columns = features.
+
+    The cells that share one mean and variance with element [0, 0] are shaded: BatchNorm
+    shades a column (one feature over the batch), LayerNorm a row (one sample over its
+    features). Every other column (row) gets its own statistic.
+
+    Example:
+
+    >>> fig = plot_nd_grid()
+    >>> [ax.get_title() for ax in fig.axes]
+    ['BatchNorm: one μ, σ² per column', 'LayerNorm: one μ, σ² per row']
+    >>> plt.close(fig)
+    """
+    per = {"batch": "column", "layer": "row", "rms": "row"}
+    for kind in kinds:
+        reduce_dims(kind, "2d")  # InstanceNorm raises here
+    fig, axes = plt.subplots(1, len(kinds), figsize=(2.9 * len(kinds), 2.7), squeeze=False)
+    for kind, ax in zip(kinds, axes[0], strict=True):
+        grid = shaded_cells(kind, "2d", (n, d), groups=2)
+        _draw_grid(ax, grid, COLORS[kind], range(d // 2, d, d // 2) if kind == "group" else ())
+        for r in range(n):
+            ax.text(-0.2, n - r - 0.5, f"{r + 1}", ha="right", va="center", fontsize="small")
+        for c in range(d):
+            ax.text(c + 0.5, n + 0.15, f"{c + 1}", ha="center", va="bottom", fontsize="small")
+        ax.text(d / 2, -0.3, "D (features)", ha="center", va="top")
+        ax.text(-1.0, n / 2, "N (samples)", ha="right", va="center", rotation=90)
+        ax.set_xlim(-2.0, d + 0.3)
+        ax.set_ylim(-1.2, n + 0.9)
+        what = per.get(kind, "group")
+        ax.set_title(f"{NAMES[kind]}: one μ, σ² per {what}")
+        ax.set_aspect("equal")
+        ax.set_axis_off()
     return fig
 
 

@@ -144,3 +144,53 @@ def test_colors_and_style():
     plotting.setup_style()
     assert plt.rcParams["figure.dpi"] == 80 and plt.rcParams["savefig.dpi"] == 80
     assert not plt.rcParams["axes.spines.top"] and not plt.rcParams["axes.spines.right"]
+
+
+def _filled_counts(ax, kind):
+    """Number of cells filled with the norm's colour in each PolyCollection of ``ax``."""
+    target = np.array(to_rgba(plotting.COLORS[kind]))
+    counts = []
+    for coll in ax.collections:
+        if isinstance(coll, PolyCollection) and len(coll.get_facecolors()) > 1:
+            faces = coll.get_facecolors()
+            counts.append(int(np.all(np.isclose(faces, target), axis=1).sum()))
+    return counts
+
+
+def test_sample_grids_tell_batch_from_instance():
+    """BatchNorm shades a column in every sample, InstanceNorm in the first one only."""
+    fig, (a, b) = plt.subplots(1, 2)
+    plotting.plot_sample_grids("batch", "cv", n=3, ax=a)
+    plotting.plot_sample_grids("instance", "cv", n=3, ax=b)
+    batch, instance = _filled_counts(a, "batch"), _filled_counts(b, "instance")
+    assert len(batch) == len(instance) == 3  # one grid per sample
+    assert all(c > 0 for c in batch)
+    assert instance[0] == batch[0] and instance[1:] == [0, 0]
+    assert len(a.lines) == 2 and len(b.lines) == 0  # the bar joining the samples
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("kind,layout", [v for v in VALID if v[1] != "2d"])
+def test_sample_grids_match_shaded_cells(kind, layout):
+    ax = plotting.plot_sample_grids(kind, layout, groups=2, n=3)
+    block, _ = plotting._block(kind, layout, 2)
+    expected = [int(block[i].sum()) for i in range(3)]
+    assert _filled_counts(ax, kind) == expected
+    plt.close("all")
+
+
+def test_plot_axis_cubes_styles():
+    fig = plotting.plot_axis_cubes(style="cube")
+    assert [ax.get_title() for ax in fig.axes][:2] == ["BatchNorm", "LayerNorm"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="style"):
+        plotting.plot_axis_cubes(style="flat")
+
+
+def test_plot_nd_grid_column_and_row():
+    fig = plotting.plot_nd_grid(("batch", "layer"), n=5, d=6)
+    assert _filled_counts(fig.axes[0], "batch") == [5]  # one column of N samples
+    assert _filled_counts(fig.axes[1], "layer") == [6]  # one row of D features
+    plt.close(fig)
+    with pytest.raises(ValueError):
+        plotting.plot_nd_grid(("instance",))
