@@ -1,7 +1,8 @@
 """normhelpers: the small package every normbook chapter imports.
 
 - :mod:`normhelpers.functional`: from-scratch ``batch_norm``, ``layer_norm``,
-  ``instance_norm``, ``group_norm``, ``rms_norm`` (same signatures as torch's).
+  ``instance_norm``, ``group_norm``, ``rms_norm`` (same signatures as torch's), built from
+  the four steps of :mod:`normhelpers.core`.
 - :mod:`normhelpers.modules`: ``nn.Module`` versions, interchangeable with ``torch.nn``'s.
 - :mod:`normhelpers.axes`: which dims each norm averages over, for each layout.
 - :mod:`normhelpers.data`: seeded example tensors ``x_2d``, ``x_cv``, ``x_nlp``; the digits.
@@ -9,8 +10,9 @@
 - :func:`claim`, :func:`spread`: claim checks over several seeds, and their spread.
 - :func:`setup_notebook`: the one preamble of every chapter.
 - :mod:`normhelpers.plotting`, :mod:`normhelpers.exercises`: figures and self-checks.
-- :mod:`normhelpers.training`, :mod:`normhelpers.backward`, :mod:`normhelpers.numerics`:
-  the experiments' training loop, hand-written backward passes, variance algorithms.
+- :mod:`normhelpers.models`, :mod:`normhelpers.training`: the experiments' models and their
+  training loop; :mod:`normhelpers.backward`, :mod:`normhelpers.numerics`: hand-written
+  backward passes, variance algorithms.
 - :mod:`normhelpers.folding`, :mod:`normhelpers.syncbn`, :mod:`normhelpers.bench`: folding BN
   for inference, BN across processes, the cost benchmark (imported on demand).
 """

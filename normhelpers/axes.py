@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from normhelpers.functional import moments, standardize
+from normhelpers.core import moments, standardize
 
 __all__ = ["LAYOUTS", "NORMS", "channel_dim", "reduce_dims", "stat_shape", "normalize"]
 

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from normhelpers.functional import affine, moments
+from normhelpers.core import affine, moments
 
 __all__ = [
     "normalize_forward",

@@ -3,7 +3,9 @@
 Each function has the signature and the semantics of the function of the same name in
 ``torch.nn.functional`` (PyTorch 2.13), and is built only from ``mean``, ``sum``, ``rsqrt``,
 arithmetic and reshapes: never from torch's own normalization kernels. The book displays
-these functions, so each one is short and says what it computes.
+these functions, so each one is short and says what it computes. The pieces they are made of
+(``upcast``, ``moments``, ``standardize``, ``affine``, ``update_running``) live in
+:mod:`normhelpers.core` and are re-exported here under the same names (``NF.moments``).
 
 Shape notation: N batch, C channels (features), ``*`` any number of spatial or time
 dimensions (H, W, L, ...), G groups.
@@ -32,112 +34,30 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from normhelpers.core import CORE, affine, moments, standardize, upcast, update_running
+
 # the norms, with torch.nn.functional's signatures
 NORM_FUNCTIONS = ("batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm")
-# the pieces every norm is made of
-CORE = ("upcast", "moments", "standardize", "affine", "update_running")
 __all__ = [*NORM_FUNCTIONS, *CORE]
 
-_LOW_PRECISION = (torch.float16, torch.bfloat16)
 
-
-# --- The core: every norm in this package (and every chapter that shows the recipe) is
-# --- built from these four steps. Statistics -> standardize -> affine, and for layers that
-# --- keep running statistics, the running update.
-
-
-def upcast(x: Tensor) -> Tensor:
-    """Half-precision inputs are normalized in float32, as torch does ("opmath").
-
-    Example:
-
-    >>> upcast(torch.ones(2, dtype=torch.float16)).dtype
-    torch.float32
-    >>> upcast(torch.ones(2, dtype=torch.float64)).dtype
-    torch.float64
-    """
-    return x.float() if x.dtype in _LOW_PRECISION else x
-
-
-def moments(x: Tensor, dims: Sequence[int]) -> tuple[Tensor, Tensor]:
-    """Mean and **biased** variance over ``dims``, kept as size-1 dims for broadcasting.
-
-    x: any shape. Returns two tensors of the shape of x with size 1 in ``dims``.
-    The variance divides by the number of elements (not n - 1): that is what every norm
-    normalizes with.
-
-    Example:
-
-    >>> x = torch.tensor([[1.0, 3.0], [5.0, 7.0]])
-    >>> mean, var = moments(x, [1])
-    >>> mean.tolist(), var.tolist()
-    ([[2.0], [6.0]], [[1.0], [1.0]])
-    """
-    dims = list(dims)
-    mean = x.mean(dim=dims, keepdim=True)
-    var = ((x - mean) ** 2).mean(dim=dims, keepdim=True)
-    return mean, var
-
-
-def standardize(x: Tensor, mean: Tensor, var: Tensor, eps: float) -> Tensor:
-    """(x - mean) / sqrt(var + eps): eps sits **inside** the square root.
-
-    Example:
-
-    >>> x = torch.tensor([1.0, 3.0])
-    >>> standardize(x, torch.tensor(2.0), torch.tensor(1.0), eps=0.0).tolist()
-    [-1.0, 1.0]
-    """
-    return (x - mean) * torch.rsqrt(var + eps)
-
-
-def affine(
-    y: Tensor, weight: Tensor | None, bias: Tensor | None, shape: Sequence[int] | None = None
-) -> Tensor:
-    """y * weight + bias; either may be None. ``shape`` reshapes both for broadcasting
-    (e.g. (1, C, 1, 1) for per-channel parameters); None uses them as they are.
-
-    Example:
-
-    >>> y = torch.ones(1, 2, 1, 1)
-    >>> weight, bias = torch.tensor([2.0, 3.0]), torch.tensor([0.5, 0.0])
-    >>> affine(y, weight, bias, (1, 2, 1, 1)).flatten().tolist()
-    [2.5, 3.0]
-    >>> affine(y, None, None) is y
-    True
-    """
-    if weight is not None:
-        y = y * (weight if shape is None else weight.reshape(list(shape)))
-    if bias is not None:
-        y = y + (bias if shape is None else bias.reshape(list(shape)))
-    return y
-
-
-def update_running(running: Tensor | None, batch_value: Tensor, momentum: float) -> None:
-    """running <- (1 - momentum) * running + momentum * batch_value, in place.
-
-    In PyTorch ``momentum`` is the weight of the **new** batch (default 0.1). Nothing
-    happens when ``running`` is None.
-
-    Example:
-
-    >>> running = torch.zeros(2)
-    >>> update_running(running, torch.tensor([1.0, 2.0]), momentum=0.5)
-    >>> running.tolist()
-    [0.5, 1.0]
-    """
-    if running is not None:
-        with torch.no_grad():
-            running.mul_(1.0 - momentum).add_(momentum * batch_value.to(running.dtype))
-
-
-def _check_vector(name: str, t: Tensor | None, size: int, what: str, x: Tensor) -> None:
-    """Raise torch's RuntimeError when a per-channel vector has the wrong number of elements."""
-    if t is not None and t.numel() != size:
-        raise RuntimeError(
-            f"{name} should contain {size} elements (one per {what}), got shape "
-            f"{list(t.shape)} for input of shape {list(x.shape)}"
-        )
+def _check_per_channel(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None,
+    bias: Tensor | None,
+) -> None:
+    """Raise torch's RuntimeError when a per-channel vector, (C,) for input (N, C, *), has the
+    wrong number of elements. Vectors that are None are not checked."""
+    C = input.shape[1]
+    vectors = [("running_mean", running_mean), ("running_var", running_var)]
+    for name, t in [*vectors, ("weight", weight), ("bias", bias)]:
+        if t is not None and t.numel() != C:
+            raise RuntimeError(
+                f"{name} should contain {C} elements (one per channel), got shape "
+                f"{list(t.shape)} for input of shape {list(input.shape)}"
+            )
 
 
 def _verify_more_than_one_value(x: Tensor, values_per_channel: int) -> None:
@@ -206,13 +126,7 @@ def batch_norm(
         expected = "batch_norm expects input of shape (N, C, *)"
         raise RuntimeError(f"{expected}, got shape {list(input.shape)}")
     C = input.shape[1]
-    for name, t in [
-        ("running_mean", running_mean),
-        ("running_var", running_var),
-        ("weight", weight),
-        ("bias", bias),
-    ]:
-        _check_vector(name, t, C, "channel", input)
+    _check_per_channel(input, running_mean, running_var, weight, bias)
     dims = [0] + list(range(2, input.dim()))  # every dim except the channel dim 1
     shape = [1, C] + [1] * (input.dim() - 2)  # (1, C, 1, ..., 1)
     x = upcast(input)
@@ -270,13 +184,7 @@ def instance_norm(
             f"{list(input.shape)}"
         )
     C = input.shape[1]
-    for name, t in [
-        ("running_mean", running_mean),
-        ("running_var", running_var),
-        ("weight", weight),
-        ("bias", bias),
-    ]:
-        _check_vector(name, t, C, "channel", input)
+    _check_per_channel(input, running_mean, running_var, weight, bias)
     dims = list(range(2, input.dim()))  # spatial dims only
     shape = [1, C] + [1] * (input.dim() - 2)
     x = upcast(input)
@@ -305,6 +213,20 @@ def _check_normalized_shape(input: Tensor, normalized_shape: Sequence[int]) -> l
     return list(range(input.dim() - k, input.dim()))
 
 
+def _check_elementwise(
+    normalized_shape: Sequence[int], weight: Tensor | None, bias: Tensor | None
+) -> None:
+    """Raise torch's RuntimeError when a per-element weight or bias (layer and RMS norm) does
+    not have the shape normalized_shape. Parameters that are None are not checked."""
+    for name, t in [("weight", weight), ("bias", bias)]:
+        if t is not None and list(t.shape) != list(normalized_shape):
+            raise RuntimeError(
+                f"Expected {name} to be of same shape as normalized_shape, but got "
+                f"{name} of shape {list(t.shape)} and normalized_shape = "
+                f"{list(normalized_shape)}"
+            )
+
+
 def layer_norm(
     input: Tensor,
     normalized_shape: Sequence[int],
@@ -330,13 +252,7 @@ def layer_norm(
     True
     """
     dims = _check_normalized_shape(input, normalized_shape)
-    for name, t in [("weight", weight), ("bias", bias)]:
-        if t is not None and list(t.shape) != list(normalized_shape):
-            raise RuntimeError(
-                f"Expected {name} to be of same shape as normalized_shape, but got "
-                f"{name} of shape {list(t.shape)} and normalized_shape = "
-                f"{list(normalized_shape)}"
-            )
+    _check_elementwise(normalized_shape, weight, bias)
     x = upcast(input)
     mean, var = moments(x, dims)
     return affine(standardize(x, mean, var, eps), weight, bias).to(input.dtype)
@@ -381,8 +297,7 @@ def group_norm(
             "Expected number of channels in input to be divisible by num_groups, but "
             f"got input of shape {list(input.shape)} and num_groups={num_groups}"
         )
-    for name, t in [("weight", weight), ("bias", bias)]:
-        _check_vector(name, t, C, "channel", input)
+    _check_per_channel(input, None, None, weight, bias)
     x = upcast(input)
     # (N, G, C/G * prod(spatial)): the elements of one group side by side
     grouped = x.reshape(N, num_groups, C // num_groups * spatial)
@@ -417,12 +332,7 @@ def rms_norm(
     True
     """
     dims = _check_normalized_shape(input, normalized_shape)
-    if weight is not None and list(weight.shape) != list(normalized_shape):
-        raise RuntimeError(
-            "Expected weight to be of same shape as normalized_shape, but got weight "
-            f"of shape {list(weight.shape)} and normalized_shape = "
-            f"{list(normalized_shape)}"
-        )
+    _check_elementwise(normalized_shape, weight, None)
     x = upcast(input)
     if eps is None:  # as torch: the machine epsilon of the dtype the arithmetic runs in
         eps = torch.finfo(x.dtype).eps

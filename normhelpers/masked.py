@@ -7,7 +7,7 @@ batch happens to have (chapter 10). The masked BatchNorm takes them over the M r
 it equals ``nn.BatchNorm1d(D)`` applied to the (M, D) matrix ``x[mask]``.
 
 - :func:`masked_batch_norm`: the function, built from the core of
-  :mod:`normhelpers.functional` (``moments``, ``standardize``, ``affine``, ``update_running``).
+  :mod:`normhelpers.core` (``moments``, ``standardize``, ``affine``, ``update_running``).
 - :class:`MaskedBatchNorm1d`: the module, with ``nn.BatchNorm1d``'s parameters and buffers.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from normhelpers.functional import affine, moments, standardize, upcast, update_running
+from normhelpers.core import affine, moments, standardize, upcast, update_running
 
 __all__ = ["masked_batch_norm", "MaskedBatchNorm1d"]
 

@@ -11,7 +11,7 @@ import torch
 
 import normhelpers.functional as NF
 from normhelpers import exercises as E
-from normhelpers.exercises import checkers as C
+from normhelpers.exercises import cases as C
 
 # ------------------------------------------------------------------ a learner's building blocks
 

@@ -648,12 +648,24 @@ def test_running_statistics_are_updated_in_one_place():
     import inspect
     import re
 
-    from normhelpers import _norm_base, axes, backward, modules
+    from normhelpers import _norm_base, axes, backward, core, modules
 
     spelling = re.compile(r"running\w*\.(mul_|add_|lerp_|copy_|sub_)\(|lerp_\(")
-    for module in (NF, modules, _norm_base, axes, backward):
+    for module in (NF, core, modules, _norm_base, axes, backward):
         source = inspect.getsource(module)
-        if module is NF:
+        if module is core:
             source = source.replace(inspect.getsource(NF.update_running), "")
         assert not spelling.search(source), module.__name__
     assert spelling.search(inspect.getsource(NF.update_running))  # the one place
+
+
+def test_core_is_re_exported_by_functional_as_the_same_objects():
+    """The core lives in normhelpers.core; chapters use NF.moments and print its source."""
+    import inspect
+
+    from normhelpers import core
+
+    for name in core.CORE:
+        assert name in NF.__all__, name
+        assert getattr(NF, name) is getattr(core, name), name
+    assert inspect.getsource(NF.moments).startswith("def moments(")

@@ -259,3 +259,12 @@ def test_sync_batch_norm_three_uneven_ranks(make: Callable[..., torch.Tensor]) -
     for r in ranks:
         torch.testing.assert_close(r["running_mean"], running_mean, rtol=1e-6, atol=0)
         torch.testing.assert_close(r["running_var"], running_var, rtol=1e-5, atol=1e-7)
+
+
+def test_launching_is_re_exported_by_syncbn_as_the_same_objects() -> None:
+    """The launcher lives in normhelpers.processes; chapter 15 still reads syncbn.launch."""
+    from normhelpers import processes, syncbn
+
+    for name in processes.__all__:
+        assert name in syncbn.__all__, name
+        assert getattr(syncbn, name) is getattr(processes, name), name

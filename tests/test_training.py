@@ -12,6 +12,7 @@ from torch import nn
 import normhelpers as nh
 import normhelpers.data
 import normhelpers.masked
+import normhelpers.models
 import normhelpers.training
 from normhelpers.training import (
     NORM_KINDS,
@@ -221,3 +222,11 @@ def test_names_the_chapters_import_from_training_still_work() -> None:
     for name, module in moved.items():
         assert name in normhelpers.training.__all__
         assert getattr(normhelpers.training, name) is getattr(module, name), name
+
+
+def test_models_are_re_exported_from_training_as_the_same_objects() -> None:
+    """The models moved to normhelpers.models; chapters 08-10 still import them from training."""
+    for name in normhelpers.models.__all__:
+        assert name in normhelpers.training.__all__, name
+        assert getattr(normhelpers.training, name) is getattr(normhelpers.models, name), name
+    assert {"make_cnn", "make_mlp", "RunningStatsBatchNorm2d"} <= set(normhelpers.models.__all__)

@@ -18,7 +18,8 @@ printed is deterministic, so notebooks can commit it.
 
 Inside: :mod:`.recipes` (a norm as a :class:`Recipe`, computed with the functional core),
 :mod:`.catalogue` (the classic mistakes, each a recipe with one field changed),
-:mod:`.engine` (running a check), :mod:`.checkers` (the cases of each check).
+:mod:`.engine` (running a check), :mod:`.cases` (the cases of each check), :mod:`.checkers`
+(the ``check_*`` functions).
 """
 
 from normhelpers.exercises.checkers import (

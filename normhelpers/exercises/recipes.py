@@ -4,7 +4,7 @@ A :class:`Recipe` says which values share one statistic and how the statistics a
 The correct norm is one recipe; each classic mistake is the same recipe with one field
 changed (see :mod:`normhelpers.exercises.catalogue`). :func:`normalize` and
 :func:`running_stats` compute a recipe with the shared core of
-:mod:`normhelpers.functional` (``moments``, ``standardize``, ``affine``, ``update_running``).
+:mod:`normhelpers.core` (``moments``, ``standardize``, ``affine``, ``update_running``).
 
 Shape notation: N batch, C channels, ``*`` spatial or time dims, G groups.
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from normhelpers.functional import affine, moments, standardize, update_running
+from normhelpers.core import affine, moments, standardize, update_running
 
 
 @dataclass(frozen=True)
