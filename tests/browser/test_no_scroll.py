@@ -1,0 +1,66 @@
+"""Nothing on a chapter page scrolls sideways at a 1300-px-wide window.
+
+Run by `make browser` with the other browser tests, against the built site (`_build/html`,
+or the folder in NORMBOOK_SITE). Every code block and every output block of every chapter,
+folded ones included (Going deeper sections and solutions are opened first), must fit its
+box: a block whose content is wider than the block scrolls horizontally, and a reader of
+the page sees a clipped line. The failure lists each such block with its first line.
+
+The "Going deeper" sections of a chapter (book/_ext/going_deeper.py) start folded and open
+on a click.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_site import SITE, _open, _pages, browser, server  # noqa: F401  (fixtures)
+
+WIDTH = 1300
+BLOCKS = "div.highlight pre, div.cell_output pre, div.output pre"
+OPEN_EVERYTHING = """() => {
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
+  document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
+}"""
+SCROLLING = """(selector) => Array.from(document.querySelectorAll(selector))
+  .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
+  .map(e => `${e.scrollWidth - e.clientWidth}px too wide: `
+            + (e.innerText.split('\\n').find(l => l.length > 60) || e.innerText).slice(0, 90))"""
+
+
+def _chapters() -> list[str]:
+    return [p for p in _pages() if p.startswith("book/") and p[5:7].isdigit()]
+
+
+@pytest.mark.parametrize("path", _chapters())
+def test_no_block_scrolls_horizontally(browser: object, server: str, path: str) -> None:  # noqa: F811
+    page, _ = _open(browser, f"{server}/{path}", server)
+    page.set_viewport_size({"width": WIDTH, "height": 900})
+    page.evaluate(OPEN_EVERYTHING)
+    page.wait_for_timeout(300)
+    wide = page.evaluate(SCROLLING, BLOCKS)
+    page.close()
+    assert wide == [], f"{path}: {len(wide)} blocks scroll sideways at {WIDTH} px:\n" + "\n".join(
+        wide
+    )
+
+
+def test_going_deeper_sections_start_folded(browser: object, server: str) -> None:  # noqa: F811
+    checked = 0
+    for path in _chapters():
+        page, _ = _open(browser, f"{server}/{path}", server)
+        sections = page.locator("section.going-deeper")
+        if sections.count() == 0:
+            page.close()
+            continue
+        first = sections.first
+        details = first.locator("details.toggle-details").first
+        assert details.count() == 1, f"{path}: a Going deeper section has no toggle"
+        assert not details.evaluate("d => d.open"), f"{path}: Going deeper starts open"
+        assert first.locator("h2, h3").first.is_visible(), f"{path}: its title is hidden"
+        details.locator("summary").click()
+        page.wait_for_timeout(300)
+        assert details.evaluate("d => d.open"), f"{path}: Going deeper did not open on click"
+        checked += 1
+        page.close()
+    if checked == 0:
+        pytest.skip(f"no chapter in {SITE} has a Going deeper section yet")
