@@ -27,7 +27,8 @@ def test_table_has_a_header_with_the_metadata_and_one_line_per_row(
     lines = bench.format_table(tiny_report).splitlines()
     first = tiny_report.rows[0]
     assert lines[0] == (
-        f"{first.device} | {first.threads} threads | torch {torch.__version__} "
+        f"{first.device} | {first.threads} thread{'s' if first.threads != 1 else ''} "
+        f"| torch {torch.__version__} "
         f"| float32 | {first.date}"
     )
     assert lines[1].split() == [
@@ -88,7 +89,43 @@ def test_python_dash_m_runs_the_command_line() -> None:
         timeout=300,
         check=True,
     )
-    assert "| 1 threads |" in done.stdout and "rms_norm" in done.stdout
+    assert "| 1 thread |" in done.stdout and "rms_norm" in done.stdout
+
+
+def _row(op: str, impl: str, threads: int = 2, ok: bool = True) -> bench.Row:
+    return bench.Row(
+        "cpu",
+        threads,
+        "2.x",
+        "2026-01-01",
+        "float32",
+        "2x3",
+        op,
+        impl,
+        1.0,
+        0.1,
+        1.0,
+        1.0,
+        3e-4 if not ok else 0.0,
+        ok,
+    )
+
+
+def test_table_says_thread_or_threads() -> None:
+    one = bench.format_table(bench.Report([_row("clone", "torch", threads=1)]))
+    two = bench.format_table(bench.Report([_row("clone", "torch", threads=2)]))
+    assert "| 1 thread |" in one and "| 2 threads |" in two
+
+
+def test_table_marks_a_failed_output_check_and_the_csv_keeps_it(tmp_path) -> None:
+    rows = [_row("clone", "torch"), _row("layer_norm", "onepass+compile", ok=False)]
+    lines = bench.format_table(bench.Report(rows)).splitlines()
+    assert lines[3].split()[:2] == ["layer_norm", "onepass+compile*"]
+    assert not any("all agree" in line for line in lines)
+    assert lines[-1].startswith("* output check failed: layer_norm (onepass+compile), max")
+    assert max(map(len, lines)) <= 92  # fits a notebook's output
+    bench.write_csv(rows, tmp_path / "b.csv")
+    assert [r.output_ok for r in bench.read_csv(tmp_path / "b.csv")] == [True, False]
 
 
 def test_plot_has_one_bar_per_norm_and_affine_row(tiny_report: bench.Report) -> None:

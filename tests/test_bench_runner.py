@@ -53,15 +53,30 @@ def test_rows_record_the_machine_and_the_thread_count(tiny_report: bench.Report)
 
 def test_every_timed_output_was_checked(tiny_report: bench.Report) -> None:
     for r in tiny_report.rows:
-        assert 0.0 <= r.max_abs_diff < 1e-4, (r.op, r.impl)
+        assert 0.0 <= r.max_abs_diff < 1e-4 and r.output_ok, (r.op, r.impl)
 
 
-def test_a_wrong_implementation_stops_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wrong_implementation_is_timed_and_marked(monkeypatch: pytest.MonkeyPatch) -> None:
     def off_by_a_bit(x, weight, bias, eps=1e-5):
         return F.batch_norm(x, None, None, weight, bias, True, 0.1, eps) + 1e-3
 
     monkeypatch.setattr(kernels, "batch_norm_one_pass", off_by_a_bit)
-    with pytest.raises(RuntimeError, match="batch_norm \\(onepass\\) disagrees"):
+    report = bench.run(
+        "cpu", "float32", "tiny", repeats=1, compile=False, ops=("batch_norm",), min_call_s=0.0
+    )
+    ok = {(r.op, r.impl): r.output_ok for r in report.rows}
+    assert ok.pop(("batch_norm", "onepass")) is False and all(ok.values())
+    row = next(r for r in report.rows if r.impl == "onepass")
+    assert row.max_abs_diff == pytest.approx(1e-3, rel=0.01) and row.median_ms > 0
+    assert "* output check failed: batch_norm (onepass)" in bench.format_table(report)
+
+
+def test_a_wrong_baseline_stops_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    def wrong_in_float32(x, weight, bias, dim=1):  # right only for the float64 reference
+        return x if x.dtype == torch.float64 else x + 1
+
+    monkeypatch.setattr(kernels, "affine", wrong_in_float32)
+    with pytest.raises(RuntimeError, match="affine disagrees"):
         bench.run("cpu", "float32", "tiny", repeats=1, compile=False, ops=("batch_norm",))
 
 

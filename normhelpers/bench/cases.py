@@ -2,7 +2,11 @@
 
 A case is one function call (op, impl) on fixed inputs. Before it is timed, its output is
 compared with a float64 reference: torch's function for the norms, the same op in float64 for
-``clone``, ``copy_`` and ``affine``. A wrong output stops the run (RuntimeError).
+``clone``, ``copy_`` and ``affine``. A norm whose output misses the tolerance is timed all the
+same, its case marked (``output_ok``), so that one miss cannot hide the rest of a table (the
+compiled one-pass LayerNorm misses the float32 tolerance where Inductor writes scalar code);
+a wrong ``clone``, ``copy_`` or ``affine`` means a broken setup and stops the run
+(RuntimeError).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ __all__ = [
     "make_inputs",
     "implementation",
     "check",
+    "within_tolerance",
     "baseline_cases",
     "norm_cases",
 ]
@@ -88,6 +93,7 @@ class Case:
     shape: tuple[int, ...]
     call: Callable[[], Tensor]
     max_abs_diff: float  # against the float64 reference, measured before timing
+    output_ok: bool = True  # False: beyond the dtype's tolerance (timed all the same)
 
 
 def elements_per_statistic(op: str, shape: Sequence[int], groups: int = GROUPS) -> int:
@@ -190,8 +196,8 @@ def implementation(op: str, impl: str) -> Callable[[Tensor, Tensor, Tensor], Ten
     return None
 
 
-def check(out: Tensor, ref: Tensor, dtype: torch.dtype, label: str) -> float:
-    """Max |out - ref|; raise RuntimeError unless |out - ref| <= atol + rtol |ref| everywhere.
+def within_tolerance(out: Tensor, ref: Tensor, dtype: torch.dtype) -> tuple[float, bool]:
+    """(max |out - ref|, whether |out - ref| <= atol + rtol |ref| everywhere).
 
     ref: the float64 result rounded to float32. Tolerances: those of :func:`normhelpers.compare`
     for ``dtype`` (this check is cheaper on big tensors: float32, no copies to float64).
@@ -199,11 +205,15 @@ def check(out: Tensor, ref: Tensor, dtype: torch.dtype, label: str) -> float:
     rtol, atol = tolerance(dtype)
     atol = _ATOL.get(dtype, atol)
     diff = (out.float() - ref).abs()
-    if not bool((diff <= atol + rtol * ref.abs()).all()):
-        raise RuntimeError(
-            f"{label} disagrees with the float64 reference: max |diff| = {diff.max().item():.3g}"
-        )
-    return diff.max().item()
+    return diff.max().item(), bool((diff <= atol + rtol * ref.abs()).all())
+
+
+def check(out: Tensor, ref: Tensor, dtype: torch.dtype, label: str) -> float:
+    """Max |out - ref|; raise RuntimeError unless :func:`within_tolerance`."""
+    diff, ok = within_tolerance(out, ref, dtype)
+    if not ok:
+        raise RuntimeError(f"{label} disagrees with the float64 reference: max |diff| = {diff:.3g}")
+    return diff
 
 
 def baseline_cases(
@@ -239,7 +249,8 @@ def norm_cases(
     device: torch.device,
     notes: list[str],
 ) -> list[Case]:
-    """The cases of ``op``, each checked against torch's float64 result.
+    """The cases of ``op``, each checked against torch's float64 result; a case that misses
+    the tolerance is kept, with ``output_ok=False``.
 
     The "+compile" impls are compiled with ``torch.compile`` (their first call compiles). When
     compilation fails, they are left out and ``notes`` gets one line saying why; once ``notes``
@@ -261,6 +272,6 @@ def norm_cases(
                 raise
             notes.append(f"compile unavailable: {_first_line(err)}")
             continue
-        diff = check(out, ref, dtype, f"{op} ({impl})")
-        cases.append(Case(op, impl, shape, functools.partial(fn, x, w, b), diff))
+        diff, ok = within_tolerance(out, ref, dtype)
+        cases.append(Case(op, impl, shape, functools.partial(fn, x, w, b), diff, ok))
     return cases

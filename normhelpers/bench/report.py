@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import csv
 import platform
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -44,6 +45,7 @@ class Row:
     ratio_to_clone: float  # median / median of clone on the same shape in the same run
     gb_per_s: float  # counting one read and one write of x, as for clone
     max_abs_diff: float  # against the float64 reference, checked before timing
+    output_ok: bool = True  # False: max_abs_diff beyond the dtype's tolerance
 
 
 CSV_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Row))
@@ -81,6 +83,9 @@ def device_name(device: torch.device) -> str:
 def format_table(report: Report) -> str:
     """The report as a text table: one line per case, median and spread, ratio to clone, GB/s.
 
+    A case whose output missed the tolerance has a ``*`` after its impl and a line below the
+    table that says "output check failed".
+
     Example:
 
     >>> row = Row("cpu", 1, "2.x", "2026-01-01", "float32", "(2, 3)", "batch_norm",
@@ -90,18 +95,26 @@ def format_table(report: Report) -> str:
     """
     first = report.rows[0]
     lines = [
-        f"{first.device} | {first.threads} threads | torch {first.torch} | {first.dtype} | "
-        f"{first.date}",
+        f"{first.device} | {first.threads} thread{'' if first.threads == 1 else 's'} | "
+        f"torch {first.torch} | {first.dtype} | {first.date}",
         f"{'op':<14} {'impl':<16} {'shape':<15} {'median ms':>9} {'IQR ms':>7} "
         f"{'x clone':>8} {'limit':>6} {'GB/s':>7}",
     ]
     for r in report.rows:
         limit = f"{LIMITS[r.op]:.1f}" if r.op in LIMITS else "-"
+        impl = r.impl if r.output_ok else r.impl + "*"  # * : output check failed
         lines.append(
-            f"{r.op:<14} {r.impl:<16} {r.shape:<15} {r.median_ms:>9.3f} "
+            f"{r.op:<14} {impl:<16} {r.shape:<15} {r.median_ms:>9.3f} "
             f"{r.iqr_ms:>7.3f} {r.ratio_to_clone:>8.2f} {limit:>6} {r.gb_per_s:>7.1f}"
         )
-    lines.append("every output checked against a float64 reference: all agree")
+    failed = [r for r in report.rows if not r.output_ok]
+    if not failed:
+        lines.append("every output checked against a float64 reference: all agree")
+    for r in failed:
+        lines.append(
+            f"* output check failed: {r.op} ({r.impl}), max |diff| {r.max_abs_diff:.1e}, "
+            "over tolerance"
+        )
     if report.compile_note:
         lines.append(report.compile_note)
     return "\n".join(lines)
@@ -143,7 +156,11 @@ def read_csv(path: str | Path) -> list[Row]:
     >>> read_csv(path) == [row]
     True
     """
-    convert = {"float": float, "int": int}  # the annotations are strings (postponed)
+    convert: dict[str, Callable[[str], Any]] = {
+        "float": float,
+        "int": int,
+        "bool": lambda s: s == "True",  # write_csv writes True or False
+    }  # the annotations are strings (postponed)
     types = {f.name: convert.get(str(f.type), str) for f in fields(Row)}
     with open(path, newline="", encoding="utf-8") as f:
         return [Row(**{k: types[k](v) for k, v in rec.items()}) for rec in csv.DictReader(f)]

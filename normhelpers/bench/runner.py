@@ -48,7 +48,8 @@ def run(
     machine's load affects all cases alike; the median over rounds is reported, with its IQR.
     A timed block lasts at least about ``min_call_s`` (several calls of a fast case; see
     :mod:`normhelpers.bench.timing`). Timing uses torch's current thread count, recorded in
-    every row. Raises RuntimeError if an output disagrees with the reference. With ``compile``,
+    every row. A norm whose output misses the tolerance is timed all the same, its row marked
+    ``output_ok=False``; a wrong clone, copy_ or affine raises RuntimeError. With ``compile``,
     resets torch.compile's in-memory state first (``torch._dynamo.reset()``).
 
     Example:
@@ -91,6 +92,7 @@ def run(
                 ratio_to_clone=m.median / clone_s[c.shape],
                 gb_per_s=2 * nbytes / m.median / 1e9,
                 max_abs_diff=c.max_abs_diff,
+                output_ok=c.output_ok,
             )
         )
     return Report(rows, compile_note=notes[0] if notes else None)
