@@ -84,3 +84,16 @@ def test_title_match_is_a_prefix_and_ignores_case() -> None:
 def test_extension_is_registered() -> None:
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert config["sphinx"]["local_extensions"].get("going_deeper") == "book/_ext"
+
+
+def test_glossary_terms_with_math_resolve_without_dollars() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "glossary_terms", ROOT / "book" / "_ext" / "glossary_terms.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    key = module.term_key(r"Affine parameters ($\gamma$,  $\beta$)")
+    assert key == r"affine parameters (\gamma, \beta)"
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["sphinx"]["local_extensions"].get("glossary_terms") == "book/_ext"
