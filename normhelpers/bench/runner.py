@@ -23,7 +23,8 @@ def _cases(
     device: torch.device,
     notes: list[str],
 ) -> list[Case]:
-    """clone, copy_ and affine for each layout that ``ops`` use, then the cases of each op."""
+    """``clone``, ``copy_`` and ``affine`` for each layout that ``ops`` use, then the cases
+    of each op."""
     cases = []
     for layout in [lay for lay in shapes if any(OPS[op][0] == lay for op in ops)]:
         cases += baseline_cases(layout, shapes[layout], dtype, device)
@@ -49,8 +50,8 @@ def run(
     A timed block lasts at least about ``min_call_s`` (several calls of a fast case; see
     :mod:`normhelpers.bench.timing`). Timing uses torch's current thread count, recorded in
     every row. A norm whose output misses the tolerance is timed all the same, its row marked
-    ``output_ok=False``; a wrong clone, copy_ or affine raises RuntimeError. With ``compile``,
-    resets torch.compile's in-memory state first (``torch._dynamo.reset()``).
+    ``output_ok=False``; a wrong ``clone``, ``copy_`` or ``affine`` raises RuntimeError.
+    With ``compile``, resets torch.compile's in-memory state first (``torch._dynamo.reset()``).
 
     Example:
 
