@@ -196,6 +196,8 @@ def _mini_book(folder: Path, page_text: str) -> Path:
             folder / "book" / name,
             ignore=shutil.ignore_patterns("__pycache__"),
         )
+    # the exercise-notebook extension runs the repository's tools/make_exercises.py
+    shutil.copytree(ROOT / "tools", folder / "tools", ignore=shutil.ignore_patterns("__pycache__"))
     (folder / "_toc.yml").write_text("format: jb-book\nroot: book/intro\n")
     (folder / "book" / "intro.md").write_text(page_text)
     return folder
