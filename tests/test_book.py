@@ -127,7 +127,7 @@ def _code_cells(path: Path) -> list[dict]:
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_every_uncompared_cell_says_why_and_a_claim_follows(path: Path) -> None:
     """A cell nbval does not compare (# NBVAL_IGNORE_OUTPUT) gives a one-line reason on the
-    next line, and a claim check (nh.claim) follows within the next two code cells, so that
+    next line, and a claim check (nh.claim) follows within the next three code cells, so that
     what the prose concludes from the uncompared digits is still checked."""
     code = _code_cells(path)
     for i, cell in enumerate(code):
@@ -139,7 +139,7 @@ def test_every_uncompared_cell_says_why_and_a_claim_follows(path: Path) -> None:
         assert re.match(r"# uncompared: \S.{10,}", reason), (
             f"code cell {i}: '# NBVAL_IGNORE_OUTPUT' must be followed by '# uncompared: <why>'"
         )
-        following = "".join(_source(c) for c in code[i : i + 3])
+        following = "".join(_source(c) for c in code[i : i + 4])
         assert "claim(" in following, f"code cell {i}: no claim check follows the uncompared cell"
 
 
