@@ -92,7 +92,7 @@ def test_front_face_shading_matches_shaded_cells():
     for kind in ("batch", "layer", "instance", "group"):
         fig, ax = plt.subplots()
         plotting.plot_axis_cube(kind, "cv", groups=2, ax=ax)
-        sizes = plotting._CUBE_SIZES["cv"]
+        sizes = plotting.sets._CUBE_SIZES["cv"]
         front = plotting.shaded_cells(kind, "cv", sizes, groups=2)[0]
         assert _shaded_patch_count(ax, kind) == front.sum(), kind
         plt.close(fig)
@@ -173,7 +173,7 @@ def test_sample_grids_tell_batch_from_instance():
 @pytest.mark.parametrize("kind,layout", [v for v in VALID if v[1] != "2d"])
 def test_sample_grids_match_shaded_cells(kind, layout):
     ax = plotting.plot_sample_grids(kind, layout, groups=2, n=3)
-    block, _ = plotting._block(kind, layout, 2)
+    block, _ = plotting.sets._block(kind, layout, 2)
     expected = [int(block[i].sum()) for i in range(3)]
     assert _filled_counts(ax, kind) == expected
     plt.close("all")

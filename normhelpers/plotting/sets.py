@@ -1,9 +1,7 @@
-"""Figures of the book: one colour per norm, the "which cells share a statistic" cube, histograms.
+"""Which cells share one mean and variance: the cube of the GroupNorm paper (Wu & He, 2018,
+Fig. 2), the samples drawn side by side, and the (N, D) grid.
 
-Call :func:`setup_style` once at the top of a notebook. :func:`plot_axis_cube` draws the
-figure of the GroupNorm paper (Wu & He, 2018, Fig. 2): a block of activations with axes
-N (depth), C (across) and H·W (down), in which the cells that share **one** mean and
-variance are shaded. What is shaded is computed by :func:`shaded_cells` from
+What is shaded is computed by :func:`shaded_cells` from
 :func:`normhelpers.axes.reduce_dims`, the same table the from-scratch norms use.
 """
 
@@ -14,44 +12,15 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 
 from normhelpers.axes import LAYOUTS, channel_dim, reduce_dims
+from normhelpers.plotting.style import COLORS, NAMES
 
-__all__ = [
-    "COLORS",
-    "NAMES",
-    "setup_style",
-    "shaded_cells",
-    "plot_axis_cube",
-    "plot_axis_cubes",
-    "plot_sample_grids",
-    "plot_nd_grid",
-    "plot_histograms",
-]
-
-# Okabe & Ito's colour-blind-safe palette, one colour per norm, used by every chapter.
-COLORS: dict[str, str] = {
-    "batch": "#0072B2",  # blue
-    "layer": "#D55E00",  # vermillion
-    "instance": "#009E73",  # bluish green
-    "group": "#CC79A7",  # reddish purple
-    "rms": "#E69F00",  # orange
-    "none": "#7F7F7F",  # grey: no normalization
-}
-
-NAMES: dict[str, str] = {
-    "batch": "BatchNorm",
-    "layer": "LayerNorm",
-    "instance": "InstanceNorm",
-    "group": "GroupNorm",
-    "rms": "RMSNorm",
-    "none": "no norm",
-}
+__all__ = ["shaded_cells", "plot_axis_cube", "plot_axis_cubes", "plot_sample_grids", "plot_nd_grid"]
 
 # Sizes of the drawn block, in the layout's dim order. C (or D) = 6 splits into 1, 2, 3, 6 groups.
 _CUBE_SIZES: dict[str, tuple[int, ...]] = {
@@ -61,38 +30,6 @@ _CUBE_SIZES: dict[str, tuple[int, ...]] = {
 }
 
 _DEPTH = (0.45 * math.cos(math.radians(40)), 0.45 * math.sin(math.radians(40)))  # one N step
-
-
-def setup_style() -> None:
-    """Set matplotlib's rcParams for the book: small dpi, readable fonts, no top/right spines.
-
-    Example:
-
-    >>> setup_style()
-    >>> plt.rcParams["axes.spines.top"], plt.rcParams["axes.spines.right"]
-    (False, False)
-    """
-    plt.rcParams.update(
-        {
-            "figure.dpi": 80,
-            "savefig.dpi": 80,
-            "figure.figsize": (6.0, 3.6),
-            "figure.constrained_layout.use": True,
-            "font.size": 10,
-            "axes.titlesize": 11,
-            "axes.labelsize": 10,
-            "xtick.labelsize": 9,
-            "ytick.labelsize": 9,
-            "legend.fontsize": 9,
-            "legend.frameon": False,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "axes.prop_cycle": plt.cycler(color=[COLORS[k] for k in COLORS]),
-            "lines.linewidth": 1.6,
-            "image.cmap": "viridis",
-            "svg.hashsalt": "normbook",
-        }
-    )
 
 
 def shaded_cells(kind: str, layout: str, sizes: Sequence[int], groups: int = 2) -> np.ndarray:
@@ -433,46 +370,4 @@ def plot_nd_grid(kinds: Sequence[str] = ("batch", "layer"), n: int = 5, d: int =
         ax.set_title(f"{NAMES[kind]}: one μ, σ² per {what}")
         ax.set_aspect("equal")
         ax.set_axis_off()
-    return fig
-
-
-def _mean_std(values: np.ndarray) -> str:
-    """ "mean 0.12, std 1.00" (population std), with -0.00 printed as 0.00."""
-    mean = round(float(values.mean()), 2) + 0.0
-    std = round(float(values.std()), 2) + 0.0
-    return f"mean {mean:.2f}, std {std:.2f}"
-
-
-def plot_histograms(
-    before: torch.Tensor | np.ndarray,
-    after: torch.Tensor | np.ndarray,
-    title: str = "",
-    bins: int | Sequence[float] | np.ndarray = 40,
-    kind: str = "batch",
-) -> Figure:
-    """Two panels: the histogram of all values before and after normalization.
-
-    before, after: tensors or arrays of any shape (flattened). Each panel's title prints the
-    mean and the (population) standard deviation rounded to 2 decimals. ``bins``: a number
-    of bins per panel, or the bin edges shared by both panels (so that their counts compare).
-    ``kind`` picks the colour of the "after" panel.
-
-    Example:
-
-    >>> x = torch.randn(100) * 3 + 5
-    >>> fig = plot_histograms(x, (x - x.mean()) / x.std(), title="standardize")
-    >>> len(fig.axes)
-    2
-    >>> plt.close(fig)
-    """
-    fig, axes = plt.subplots(1, 2, figsize=(7.0, 2.8))
-    panels = (("before", before, COLORS["none"]), ("after", after, COLORS[kind]))
-    for ax, (name, values, color) in zip(axes, panels, strict=True):
-        flat = np.asarray(torch.as_tensor(values).detach().double().flatten())
-        ax.hist(flat, bins=bins, color=color, alpha=0.85)
-        ax.set_title(f"{name}: {_mean_std(flat)}")
-        ax.set_xlabel("value")
-    axes[0].set_ylabel("count")
-    if title:
-        fig.suptitle(title)
     return fig
