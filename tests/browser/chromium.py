@@ -12,6 +12,18 @@ import os
 import shutil
 from pathlib import Path
 
+# Flags for a closed network (no background connections that would be refused), headless.
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 COMMANDS = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome"]
 MISSING = (
     "no Chromium or Chrome found: install Chromium (Debian/Ubuntu: apt-get install chromium; "

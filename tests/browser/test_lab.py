@@ -33,7 +33,6 @@ import pytest
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from chromium import find_chromium  # noqa: E402  (tests/browser/chromium.py)
 
 ROOT = Path(__file__).resolve().parents[2]
 # jupyterlab-myst's rendered markdown; the default renderer's class means it is not active
@@ -44,16 +43,6 @@ UNRESOLVED = ".jp-MarkdownCell .myst .text-yellow-600"
 ARTIFACTS = ROOT / "test-artifacts"
 BOOK = ROOT / "book"
 CHAPTER = BOOK / "06_groupnorm.ipynb"
-ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 # what a reader must never see as text in a rendered markdown cell
 RAW_MYST = {
     "label line (label)=": re.compile(r"^\(([a-z0-9-]+)\)=\s*$", re.M),
@@ -134,20 +123,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     yield base, token
     server.terminate()
     server.wait(timeout=20)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    try:
-        chromium, missing = find_chromium(), ""
-    except FileNotFoundError as err:
-        chromium, missing = "", str(err)
-    if missing:
-        pytest.fail(missing, pytrace=False)
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=ARGS, timeout=60_000)
-        yield b
-        b.close()
 
 
 def _open(browser: object, lab: tuple[str, str], name: str) -> object:

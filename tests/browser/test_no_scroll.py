@@ -13,7 +13,7 @@ on a click.
 from __future__ import annotations
 
 import pytest
-from test_site import SITE, _open, _pages, browser, server  # noqa: F401  (fixtures)
+from test_site import SITE, _open, _pages, server  # noqa: F401  (fixtures)
 
 WIDTH = 1300
 BLOCKS = "div.highlight pre, div.cell_output pre, div.output pre"

@@ -22,23 +22,10 @@ import pytest
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from chromium import find_chromium  # noqa: E402  (tests/browser/chromium.py)
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = Path(os.environ.get("NORMBOOK_SITE", ROOT / "_build" / "html"))
 ARTIFACTS = ROOT / "test-artifacts"
-# Flags for a closed network: no background connections that would be refused.
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 SKIP_PAGES = {"genindex.html", "search.html"}  # generated index pages, tested separately
 
 
@@ -69,20 +56,6 @@ def server() -> Iterator[str]:
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    try:
-        chromium, missing = find_chromium(), ""
-    except FileNotFoundError as err:
-        chromium, missing = "", str(err)
-    if missing:
-        pytest.fail(missing, pytrace=False)
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, timeout=60_000)
-        yield b
-        b.close()
 
 
 class PageProblems:
