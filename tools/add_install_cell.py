@@ -27,6 +27,9 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tag_solutions import source, write_notebook  # noqa: E402  (tools/tag_solutions.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 MARKER = "# normbook: install normhelpers where it is missing (Colab, a bare environment)"
 TAGS = ["remove-cell"]
@@ -38,12 +41,12 @@ def repository_url(root: Path = ROOT) -> str:
     return str(config["repository"]["url"]).rstrip("/")
 
 
-def install_source(root: Path = ROOT) -> str:
+def installsource(root: Path = ROOT) -> str:
     """What pip installs by default: the repository's main branch."""
     return f"git+{repository_url(root)}"
 
 
-def install_cell_source(root: Path = ROOT) -> str:
+def install_cellsource(root: Path = ROOT) -> str:
     return f'''{MARKER};
 # does nothing where it is installed. NORMBOOK_INSTALL_SOURCE may name another source.
 import importlib.util
@@ -53,20 +56,15 @@ if importlib.util.find_spec("normhelpers") is None:
     import subprocess
     import sys
 
-    source = os.environ.get("NORMBOOK_INSTALL_SOURCE", "{install_source(root)}")
+    source = os.environ.get("NORMBOOK_INSTALL_SOURCE", "{installsource(root)}")
     print(f"installing normhelpers from {{source}} ...")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
     importlib.invalidate_caches()
 '''
 
 
-def _source(cell: dict) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else src
-
-
 def is_install_cell(cell: dict) -> bool:
-    return cell["cell_type"] == "code" and _source(cell).startswith(MARKER)
+    return cell["cell_type"] == "code" and source(cell).startswith(MARKER)
 
 
 def install_cell(root: Path = ROOT) -> dict:
@@ -75,7 +73,7 @@ def install_cell(root: Path = ROOT) -> dict:
         "execution_count": None,
         "metadata": {"tags": list(TAGS)},
         "outputs": [],
-        "source": install_cell_source(root),
+        "source": install_cellsource(root),
     }
 
 
@@ -112,13 +110,13 @@ def main(argv: list[str] | None = None) -> int:
         nb = json.loads(path.read_text(encoding="utf-8"))
         if args.check:
             code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-            if not code or _source(code[0]) != install_cell_source():
+            if not code or source(code[0]) != install_cellsource():
                 print(
                     f"{path}: the first code cell is not the current install cell", file=sys.stderr
                 )
                 status = 1
         elif add(nb):
-            path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            write_notebook(path, nb)
             print(f"{path}: install cell written")
     return status
 

@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tag_solutions import blocks, solution_cells, source  # noqa: E402
+from tag_solutions import blocks, solution_cells, source, write_notebook  # noqa: E402
 
 SUFFIX = "_exercises"
 PLACEHOLDER = "# Your code here\n"
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{chapter}: {err}", file=sys.stderr)
             return 1
         target = args.out / exercise_name(chapter)
-        target.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_notebook(target, result)
         print(f"wrote {target}")
     return 0
 
