@@ -41,12 +41,12 @@ def repository_url(root: Path = ROOT) -> str:
     return str(config["repository"]["url"]).rstrip("/")
 
 
-def installsource(root: Path = ROOT) -> str:
+def install_source(root: Path = ROOT) -> str:
     """What pip installs by default: the repository's main branch."""
     return f"git+{repository_url(root)}"
 
 
-def install_cellsource(root: Path = ROOT) -> str:
+def install_cell_source(root: Path = ROOT) -> str:
     return f'''{MARKER};
 # does nothing where it is installed. NORMBOOK_INSTALL_SOURCE may name another source.
 import importlib.util
@@ -56,7 +56,7 @@ if importlib.util.find_spec("normhelpers") is None:
     import subprocess
     import sys
 
-    source = os.environ.get("NORMBOOK_INSTALL_SOURCE", "{installsource(root)}")
+    source = os.environ.get("NORMBOOK_INSTALL_SOURCE", "{install_source(root)}")
     print(f"installing normhelpers from {{source}} ...")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
     importlib.invalidate_caches()
@@ -73,7 +73,7 @@ def install_cell(root: Path = ROOT) -> dict:
         "execution_count": None,
         "metadata": {"tags": list(TAGS)},
         "outputs": [],
-        "source": install_cellsource(root),
+        "source": install_cell_source(root),
     }
 
 
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         nb = json.loads(path.read_text(encoding="utf-8"))
         if args.check:
             code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-            if not code or source(code[0]) != install_cellsource():
+            if not code or source(code[0]) != install_cell_source():
                 print(
                     f"{path}: the first code cell is not the current install cell", file=sys.stderr
                 )
