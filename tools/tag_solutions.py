@@ -7,7 +7,11 @@ A chapter writes a solution in one of two forms (sphinx-exercise):
   cell that opens it and the markdown cell that closes it are the solution's code.
 
 This tool finds the gated regions and sets the ``solution`` tag on exactly the code cells
-inside them (and removes it from any other cell), so running it twice changes nothing. The
+inside them (and removes it from any other cell), so running it twice changes nothing. It
+also folds those cells in JupyterLab (``jupyter.source_hidden`` and ``outputs_hidden``, the
+metadata JupyterLab's "collapse" writes): the website folds a solution into a dropdown, and
+without this a learner in JupyterLab would read the answer right under the question. A click
+on the fold opens the cell. The
 exercise notebooks (``tools/make_exercises.py``) and ``tests/test_selfstudy.py`` rely on the
 tag. Usage::
 
@@ -26,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TAG = "solution"
+# JupyterLab's own cell metadata for a collapsed input and output
+FOLDED = {"source_hidden": True, "outputs_hidden": True}
 # an opening fence of a directive: three or more backticks or colons, then {name}
 _OPEN = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[a-z-]+)\}(?P<arg>[^\n]*)$")
 
@@ -98,25 +104,25 @@ def solution_cells(nb: dict) -> set[int]:
 
 
 def tag(nb: dict) -> bool:
-    """Set the tag on the solution code cells and remove it elsewhere; True if nb changed."""
+    """Tag and fold the solution code cells, untag and unfold the others; True if nb changed."""
     wanted = solution_cells(nb)
     changed = False
     for i, cell in enumerate(nb["cells"]):
         if cell["cell_type"] != "code":
             continue
         meta = cell.setdefault("metadata", {})
-        tags = list(meta.get("tags", []))
-        if i in wanted and TAG not in tags:
+        before = json.dumps(meta, sort_keys=True)
+        tags = [t for t in meta.get("tags", []) if t != TAG]
+        if i in wanted:
             tags.append(TAG)
-        elif i not in wanted and TAG in tags:
-            tags.remove(TAG)
+            meta["jupyter"] = dict(FOLDED)
         else:
-            continue
-        changed = True
+            meta.pop("jupyter", None)
         if tags:
             meta["tags"] = tags
         else:
             meta.pop("tags", None)
+        changed |= json.dumps(meta, sort_keys=True) != before
     return changed
 
 
@@ -127,11 +133,17 @@ def problems(nb: dict) -> list[str]:
     for i, cell in enumerate(nb["cells"]):
         if cell["cell_type"] != "code":
             continue
-        tagged = TAG in cell.get("metadata", {}).get("tags", [])
+        meta = cell.get("metadata", {})
+        tagged = TAG in meta.get("tags", [])
+        folded = meta.get("jupyter") == FOLDED
         if i in wanted and not tagged:
             out.append(f"cell {i} is solution code without the '{TAG}' tag")
         elif tagged and i not in wanted:
             out.append(f"cell {i} has the '{TAG}' tag outside a solution")
+        if i in wanted and not folded:
+            out.append(f"cell {i} is solution code not folded in JupyterLab")
+        elif folded and i not in wanted:
+            out.append(f"cell {i} is folded in JupyterLab outside a solution")
     return out
 
 
