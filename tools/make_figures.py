@@ -3,7 +3,7 @@
     .venv/bin/python tools/make_figures.py
 
 Writes nd_grid.png (BatchNorm shades a column of an (N, D) batch, LayerNorm a row) and
-norm_sets_cv.png (the four norms on (N, C, H, W), the samples side by side). The PNGs are
+norm_sets_cv.png (the four norms on (N, C, H, W), the samples side by side, two norms to a row). The PNGs are
 committed; rerun this script after changing the plotting functions.
 """
 
@@ -27,7 +27,7 @@ def main() -> None:
     plotting.setup_style()
     figures = {
         "nd_grid.png": plotting.plot_nd_grid(("batch", "layer")),
-        "norm_sets_cv.png": plotting.plot_axis_cubes(layout="cv", groups=2),
+        "norm_sets_cv.png": plotting.plot_axis_cubes(layout="cv", groups=2, ncols=2),
     }
     for name, fig in figures.items():
         fig.savefig(STATIC / name, dpi=110, bbox_inches="tight", metadata=META)

@@ -305,8 +305,10 @@ def plot_axis_cubes(
     layout: str = "cv",
     groups: int = 2,
     style: str = "samples",
+    ncols: int | None = None,
 ) -> Figure:
-    """One row of panels, one per norm in ``kinds``.
+    """One panel per norm in ``kinds``, ``ncols`` to a row (default: all in one row; 2 gives
+    a 2 x 2 grid of four norms, which stays readable on a narrow page).
 
     style "samples" (the default): :func:`plot_sample_grids`, the samples side by side,
     so that a statistic shared across samples (BatchNorm) looks different from one taken
@@ -319,17 +321,27 @@ def plot_axis_cubes(
     >>> len(fig.axes)
     2
     >>> plt.close(fig)
+    >>> fig = plot_axis_cubes(ncols=2)  # the four norms, two rows of two
+    >>> len(fig.axes), fig.axes[2].get_subplotspec().rowspan.start
+    (4, 1)
+    >>> plt.close(fig)
     """
     if style not in ("samples", "cube"):
         raise ValueError(f"style must be 'samples' or 'cube', got {style!r}")
+    ncols = len(kinds) if ncols is None else ncols
+    if not 1 <= ncols <= len(kinds):
+        raise ValueError(f"ncols must be between 1 and {len(kinds)}, got {ncols}")
+    nrows = -(-len(kinds) // ncols)
     for kind in kinds:
         reduce_dims(kind, layout)  # raise before drawing anything
     if style == "cube" or layout == "2d":
         width, height = (2.3 if layout == "2d" else 2.5), 2.6
     else:
         width, height = 3.3, 2.3
-    fig, axes = plt.subplots(1, len(kinds), figsize=(width * len(kinds), height), squeeze=False)
-    for kind, ax in zip(kinds, axes[0], strict=True):
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
+    for ax in axes.flat[len(kinds) :]:  # an odd count leaves the last panel empty
+        ax.remove()
+    for kind, ax in zip(kinds, axes.flat, strict=False):
         if style == "cube":
             plot_axis_cube(kind, layout, groups, ax=ax)
         else:
