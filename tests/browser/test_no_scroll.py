@@ -4,7 +4,9 @@ Run by `make browser` with the other browser tests, against the built site (`_bu
 or the folder in NORMBOOK_SITE). Every code block and every output block of every chapter,
 folded ones included (Going deeper sections and solutions are opened first), must fit its
 box: a block whose content is wider than the block scrolls horizontally, and a reader of
-the page sees a clipped line. The failure lists each such block with its first line.
+the page sees a clipped line. The same holds for display equations (MathJax) and for the
+page's contents sidebar, whose entries wrap. The failure lists each such block with its
+first line.
 
 The "Going deeper" sections of a chapter (book/_ext/going_deeper.py) start folded and open
 on a click.
@@ -16,7 +18,10 @@ import pytest
 from test_site import SITE, _open, _pages, server  # noqa: F401  (fixtures)
 
 WIDTH = 1300
-BLOCKS = "div.highlight pre, div.cell_output pre, div.output pre"
+BLOCKS = (
+    "div.highlight pre, div.cell_output pre, div.output pre, div.math, mjx-container[display],"
+    " .bd-sidebar-secondary .sidebar-secondary-items"
+)
 OPEN_EVERYTHING = """() => {
   document.querySelectorAll('details').forEach(d => { d.open = true; });
   document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
@@ -36,7 +41,8 @@ def test_no_block_scrolls_horizontally(browser: object, server: str, path: str) 
     page, _ = _open(browser, f"{server}/{path}", server)
     page.set_viewport_size({"width": WIDTH, "height": 900})
     page.evaluate(OPEN_EVERYTHING)
-    page.wait_for_timeout(300)
+    page.wait_for_function("() => !window.MathJax || !MathJax.startup || MathJax.startup.promise")
+    page.wait_for_timeout(800)  # MathJax typesets the opened sections
     wide = page.evaluate(SCROLLING, BLOCKS)
     page.close()
     assert wide == [], f"{path}: {len(wide)} blocks scroll sideways at {WIDTH} px:\n" + "\n".join(
