@@ -96,8 +96,11 @@ def make_cnn(
 
     conv 3x3 (1 -> C1), norm, ReLU: (N, C1, 8, 8);  conv 3x3 stride 2 (C1 -> C2), norm, ReLU:
     (N, C2, 4, 4);  flatten, linear (16 C2 -> 10). By default (``conv_bias=None``) the
-    convolutions have a bias only when ``kind == "none"`` (a norm that subtracts a mean
-    cancels it). Parameters are initialised after ``torch.manual_seed(seed)``.
+    convolutions have a bias only when ``kind == "none"``: BatchNorm and InstanceNorm subtract
+    a per-channel mean, which cancels a per-channel bias exactly; GroupNorm and LayerNorm
+    subtract a mean over several channels, which cancels only the bias's average, so the same
+    choice there drops a little freedom (their own beta adds a shift back). Parameters are
+    initialised after ``torch.manual_seed(seed)``.
 
     Example:
 
