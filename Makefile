@@ -188,7 +188,8 @@ notebooks: $(STAMP)
 
 # On a GPU machine: make bench BENCH_ARGS="--device cuda --dtype float32 bfloat16 --size large \
 #   --csv book/data/bench_gpu.csv", commit the CSV and re-execute book/16_cost.ipynb.
-BENCH_ARGS ?= --device cpu --dtype float32 --size large --repeats 10 --csv _build/bench_cpu.csv
+BENCH_ARGS ?= --device cpu --dtype float32 --size large --repeats 10 --check-targets \
+  --csv _build/bench_cpu.csv
 bench: $(STAMP)
 	@mkdir -p _build
 	$(PY) -m normhelpers.bench $(BENCH_ARGS)

@@ -34,12 +34,40 @@ def test_check_returns_the_difference_and_raises_beyond_the_tolerance() -> None:
     assert cases.check((ref + 1e-3).bfloat16(), ref, torch.bfloat16, "bf16") < 0.05
 
 
-def test_baseline_cases_are_clone_copy_and_affine_on_one_shape() -> None:
+def test_baseline_cases_are_the_copies_a_read_a_write_and_affine_on_one_shape() -> None:
     shape = bench.SHAPES[("cpu", "tiny")]["cv"]
     found = cases.baseline_cases("cv", shape, torch.float32, torch.device("cpu"))
     assert [(c.op, c.shape) for c in found] == [
-        ("clone", shape),
-        ("copy_", shape),
-        ("affine", shape),
+        (op, shape) for op in ("copy_", "clone", "sum", "fill_", "affine")
     ]
-    assert all(c.call().shape == shape and c.max_abs_diff < 1e-5 for c in found)
+    outputs = {c.op: c.call() for c in found}
+    assert outputs["sum"].shape == () and bool((outputs["fill_"] == 1).all())
+    assert all(outputs[op].shape == shape for op in ("copy_", "clone", "affine"))
+    assert all(c.max_abs_diff < 1e-5 for c in found)
+
+
+def test_rows_exists_for_batch_norm_only_and_matches_torch() -> None:
+    assert bench.implementation("batch_norm", "rows+compile") is bench.implementation(
+        "batch_norm", "rows"
+    )
+    assert bench.implementation("layer_norm", "rows") is None
+    x, w, b = bench.make_inputs("batch_norm", (6, 5, 3, 7))
+    y = bench.implementation("batch_norm", "rows")(x, w, b)
+    ref = torch.nn.functional.batch_norm(x.double(), None, None, w.double(), b.double(), True)
+    assert (y.double() - ref).abs().max() < 1e-5
+
+
+def test_limits_count_reads_and_one_write() -> None:
+    assert bench.LIMITS["copy_"] == bench.LIMITS["layer_norm"] == 1.0
+    assert bench.LIMITS["batch_norm"] == 1.5 and bench.LIMITS["batch_norm_backward"] == 2.5
+    assert bench.two_read_limit(1.0, 2.0) == pytest.approx(4 / 3)
+
+
+@pytest.mark.parametrize("op", ["batch_norm_backward", "layer_norm_backward"])
+def test_backward_cases_agree_with_float64_autograd(op: str) -> None:
+    shape = bench.SHAPES[("cpu", "tiny")]["cv" if op.startswith("batch") else "nlp"]
+    notes: list[str] = []
+    found = cases.backward_cases(op, ["torch"], shape, torch.float32, torch.device("cpu"), notes)
+    assert [c.impl for c in found] == ["torch"] and found[0].output_ok
+    dx, dw, db = found[0].call()
+    assert dx.shape == shape and dw.shape == db.shape

@@ -31,7 +31,8 @@ def test_table_has_a_header_with_the_metadata_and_one_line_per_row(
         f"| torch {torch.__version__} "
         f"| float32 | {first.date}"
     )
-    assert lines[1].split() == [
+    assert lines[1] == "memory: " + tiny_report.allocator
+    assert lines[2].split() == [
         "op",
         "impl",
         "shape",
@@ -40,12 +41,12 @@ def test_table_has_a_header_with_the_metadata_and_one_line_per_row(
         "IQR",
         "ms",
         "x",
-        "clone",
+        "copy_",
         "limit",
-        "GB/s",
     ]
-    assert len(lines) == 2 + len(tiny_report.rows) + 2  # all agree; compile not asked for
-    assert lines[2].split()[:2] == ["clone", "torch"] and lines[2].split()[5] == "1.00"
+    assert len(lines) == 3 + len(tiny_report.rows) + 2  # all agree; compile not asked for
+    assert lines[3].split()[:2] == ["copy_", "torch"] and lines[3].split()[5] == "1.00"
+    assert max(map(len, lines)) <= 92  # fits a notebook's output
 
 
 def test_csv_has_the_columns_and_reads_back(tiny_report: bench.Report, tmp_path) -> None:
@@ -57,7 +58,7 @@ def test_csv_has_the_columns_and_reads_back(tiny_report: bench.Report, tmp_path)
     assert {"device", "threads", "torch", "date", "dtype", "shape", "iqr_ms"} <= set(header)
     rows = bench.read_csv(path)
     assert [(r.op, r.impl) for r in rows] == [(r.op, r.impl) for r in tiny_report.rows]
-    assert all(isinstance(r.ratio_to_clone, float) and r.ratio_to_clone > 0 for r in rows)
+    assert all(isinstance(r.ratio_to_copy, float) and r.ratio_to_copy > 0 for r in rows)
     assert all(r.threads == tiny_report.rows[0].threads for r in rows)  # an int again
 
 
@@ -66,8 +67,9 @@ def test_command_line_prints_the_table_and_writes_csv(tmp_path, capsys) -> None:
     status = bench.main(["--size", "tiny", "--repeats", "1", "--no-compile", "--csv", str(path)])
     out = capsys.readouterr().out
     assert status == 0
-    assert "x clone" in out and "batch_norm" in out and "all agree" in out
-    assert len(bench.read_csv(path)) == 18  # 2 x (clone, copy_, affine) + 5 x 2 + 2 onepass
+    assert "x copy_" in out and "batch_norm" in out and "all agree" in out
+    # 2 x (copy_, clone, sum, fill_, affine) + 5 x (torch, scratch) + 2 onepass + 2 backward
+    assert len(bench.read_csv(path)) == 24
 
 
 def test_python_dash_m_runs_the_command_line() -> None:
@@ -120,6 +122,7 @@ def test_table_says_thread_or_threads() -> None:
 def test_table_marks_a_failed_output_check_and_the_csv_keeps_it(tmp_path) -> None:
     rows = [_row("clone", "torch"), _row("layer_norm", "onepass+compile", ok=False)]
     lines = bench.format_table(bench.Report(rows)).splitlines()
+    assert lines[2].split()[:2] == ["clone", "torch"]
     assert lines[3].split()[:2] == ["layer_norm", "onepass+compile*"]
     assert not any("all agree" in line for line in lines)
     assert lines[-1].startswith("* output check failed: layer_norm (onepass+compile), max")
@@ -130,7 +133,9 @@ def test_table_marks_a_failed_output_check_and_the_csv_keeps_it(tmp_path) -> Non
 
 def test_plot_has_one_bar_per_norm_and_affine_row(tiny_report: bench.Report) -> None:
     ax = bench.plot_ratios(tiny_report.rows, title="tiny")
-    assert len(ax.patches) == sum(r.op in {*bench.OPS, "affine"} for r in tiny_report.rows)
-    assert [line.get_ydata()[0] for line in ax.lines] == [1.0, 1.5]
+    drawn = {*bench.OPS, *bench.BACKWARD, "affine"}
+    assert len(ax.patches) == sum(r.op in drawn for r in tiny_report.rows)
+    limits = [seg[0][1] for coll in ax.collections for seg in coll.get_segments()]
+    assert limits[:3] == [1.0, 1.0, 1.5] and 2.5 in limits  # affine, affine, batch norm, ...
     labels = [t.get_text() for t in ax.get_xticklabels()]
     assert labels[:2] == ["affine\n4x32x4x4", "affine\n2x8x32"] and labels[2] == "batch norm"

@@ -24,21 +24,22 @@ def tiny_report() -> bench.Report:
 
 def test_tiny_run_has_every_eager_case(tiny_report: bench.Report) -> None:
     cases = {(r.op, r.impl) for r in tiny_report.rows}
-    expected = {("clone", "torch"), ("copy_", "torch"), ("affine", "torch")} | {
+    baselines = ("copy_", "clone", "sum", "fill_", "affine")
+    expected = {(op, "torch") for op in baselines + tuple(bench.BACKWARD)} | {
         (op, impl) for op in bench.OPS for impl in ("torch", "scratch")
     }
     assert cases == expected | {("batch_norm", "onepass"), ("layer_norm", "onepass")}
-    for baseline in ("clone", "copy_", "affine"):  # one per input shape
+    for baseline in baselines:  # one per input shape
         assert sum(r.op == baseline for r in tiny_report.rows) == 2
     assert tiny_report.compile_note == "compile not asked for (--no-compile)"
 
 
-def test_ratios_and_bandwidth_are_positive_and_clone_is_one(tiny_report: bench.Report) -> None:
+def test_ratios_and_bandwidth_are_positive_and_copy_is_one(tiny_report: bench.Report) -> None:
     for r in tiny_report.rows:
-        assert r.median_ms > 0 and r.ratio_to_clone > 0 and r.gb_per_s > 0
+        assert r.median_ms > 0 and r.ratio_to_copy > 0 and r.gb_per_s > 0
         assert 0 <= r.iqr_ms
-        if r.op == "clone":
-            assert r.ratio_to_clone == 1.0
+        if r.op == "copy_":
+            assert r.ratio_to_copy == 1.0
     assert {r.shape for r in tiny_report.rows} == {
         "x".join(map(str, s)) for s in bench.SHAPES[("cpu", "tiny")].values()
     }
@@ -111,7 +112,7 @@ def test_compile_failure_is_reported_not_raised(monkeypatch: pytest.MonkeyPatch)
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_tiny_run_on_cuda() -> None:
     report = bench.run("cuda", "float32", "tiny", repeats=2, compile=False)
-    assert all(r.ratio_to_clone > 0 for r in report.rows)
+    assert all(r.ratio_to_copy > 0 for r in report.rows)
     assert torch.cuda.get_device_name() == report.rows[0].device
 
 

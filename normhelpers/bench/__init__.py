@@ -1,70 +1,109 @@
 """Time the norms against a plain copy: how close does each one come to its memory-traffic limit?
 
 A normalization layer does a few arithmetic operations per element but must move every element
-through memory at least twice (read x, write y): its speed is set by memory traffic, not by
-arithmetic. The natural yardstick is a copy, ``x.clone()``, which reads and writes the tensor
-once. :func:`run` times, in one run and on one device:
+through memory at least twice (read x, write y). The yardstick is the simplest kernel that moves
+the same bytes into memory that is already mapped: ``out.copy_(x)``. :func:`run` times, in one
+run and on one device:
 
-- ``clone``, the yardstick, once for each input shape, and ``copy_``, the same copy into an
-  existing tensor: the difference is the cost of a fresh output (on a CPU, the operating
-  system's page faults), which every norm pays as well;
-- ``torch``: torch's own kernels (``torch.nn.functional``, training mode);
+- the reference kernels: ``copy_`` (the yardstick), ``clone`` (a copy into a new tensor: fresh
+  pages from the operating system unless the allocator reuses memory, see
+  :mod:`~normhelpers.bench.allocator`), ``sum`` (one read) and ``fill_`` (one write), whose
+  times give the measured two-read limit (:func:`two_read_limit`), and ``affine``
+  (``torch.addcmul(b, x, a)``, what an evaluation-mode norm computes, in one kernel);
+- ``torch``: torch's own kernels (``torch.nn.functional``, training mode; for the backward
+  passes aten's ``native_batch_norm_backward`` and ``native_layer_norm_backward``);
 - ``scratch``: the from-scratch :mod:`normhelpers.functional` versions, run eagerly (one
   kernel, hence one pass over memory, per elementary operation);
-- ``scratch+compile``: the same functions compiled with ``torch.compile`` (Inductor fuses the
-  elementary operations into a few kernels);
-- ``onepass`` and ``onepass+compile``: :func:`batch_norm_one_pass` and
-  :func:`layer_norm_one_pass`, BatchNorm and LayerNorm written for a fusing compiler (both
-  statistics from one pass over x, with a shift against cancellation);
-- ``affine``: ``torch.addcmul(b, x, a)``, i.e. y = x * a + b with one a and b per channel (CV
-  layout) or per feature (NLP layout), in one eager kernel: what a BatchNorm in evaluation mode
-  computes, a simple kernel that reads x once, computes and writes y. It is a reference (not a
-  strict floor) for how close to clone a kernel at the 1.0 limit comes on the machine.
+- ``scratch+compile``: the same compiled with ``torch.compile`` (for the backward passes, the
+  hand-written formulas of :mod:`~normhelpers.bench.kernels`, compiled);
+- ``onepass``, ``onepass+compile``: :func:`batch_norm_one_pass` and
+  :func:`layer_norm_one_pass` (both statistics from one pass, with a shift);
+- ``rows+compile``: :func:`batch_norm_rows`, statistics of the contiguous rows merged over the
+  batch, compiled.
 
-Every timed output is first checked against a float64 reference (torch's function for the norms,
-the same op in float64 for clone, ``copy_`` and affine). The cases are then timed with
-:mod:`torch.utils.benchmark` in interleaved rounds. Each row reports the median time and its
-spread (IQR) over the rounds, the ratio to clone's time on the same tensor, GB/s counted as if
-the op moved one read and one write of the tensor (so that every row's GB/s is comparable with
-clone's), and the device, thread count, torch version, date, dtype and shape.
+Every timed output is first checked against a float64 reference. The cases are timed with
+:mod:`torch.utils.benchmark` in interleaved rounds, with freed memory reused by default. Each
+row reports the median time and its spread (IQR) over the rounds, the ratio to ``copy_`` on the
+same tensor, GB/s counted as one read and one write of the tensor, and the device, thread
+count, torch version, date, dtype and shape; the report names the allocator setting.
+:func:`check_targets` compares the compiled from-scratch rows with :data:`TARGETS`, and
+:mod:`~normhelpers.bench.sweep` times per element against size.
 
 Where each job lives:
 
-- :mod:`~normhelpers.bench.kernels`: the one-pass norms and the ``affine`` reference;
+- :mod:`~normhelpers.bench.kernels`: the kernels written for a compiler, and ``affine``;
+- :mod:`~normhelpers.bench.allocator`: fresh or reused memory (glibc's ``mallopt``);
 - :mod:`~normhelpers.bench.traffic`: :func:`count_traffic`, the bytes each aten op moves;
-- :mod:`~normhelpers.bench.cases`: shapes, ops, implementations, inputs, the output checks;
+- :mod:`~normhelpers.bench.cases`: shapes, ops, implementations, inputs, limits, targets, checks;
 - :mod:`~normhelpers.bench.timing`: interleaved rounds with ``torch.utils.benchmark.Timer``;
-- :mod:`~normhelpers.bench.runner`: :func:`run`, all of the above on one device;
+- :mod:`~normhelpers.bench.runner`: :func:`run` and :func:`check_targets`;
+- :mod:`~normhelpers.bench.sweep`: time per element from in-cache to main memory;
 - :mod:`~normhelpers.bench.report`, :mod:`~normhelpers.bench.plot`: table, CSV and figure;
 - :mod:`~normhelpers.bench.cli`: the command line (``python -m normhelpers.bench --help``)::
 
-    python -m normhelpers.bench --device cpu --dtype float32 --size large --csv bench.csv
+    python -m normhelpers.bench --device cpu --size large --check-targets --csv bench.csv
     python -m normhelpers.bench --device cuda --dtype float32 bfloat16 --csv book/data/bench_gpu.csv
 """
 
+from normhelpers.bench import allocator
 from normhelpers.bench.cases import (
+    BACKWARD,
     GROUPS,
     IMPLS,
     LIMITS,
     OPS,
+    READS,
     SHAPES,
+    TARGETS,
     elements_per_statistic,
     implementation,
     make_inputs,
+    two_read_limit,
 )
 from normhelpers.bench.cli import main
-from normhelpers.bench.kernels import EPS, affine, batch_norm_one_pass, layer_norm_one_pass
+from normhelpers.bench.kernels import (
+    EPS,
+    affine,
+    batch_norm_backward_rows,
+    batch_norm_one_pass,
+    batch_norm_rows,
+    layer_norm_backward,
+    layer_norm_one_pass,
+)
 from normhelpers.bench.plot import IMPL_COLORS, plot_ratios
 from normhelpers.bench.report import CSV_COLUMNS, Report, Row, format_table, read_csv, write_csv
-from normhelpers.bench.runner import run
+from normhelpers.bench.runner import check_targets, run
+from normhelpers.bench.sweep import (
+    SWEEP_KERNELS,
+    SweepRow,
+    plot_sweep,
+    read_sweep_csv,
+    sweep,
+    write_sweep_csv,
+)
 from normhelpers.bench.timing import time_interleaved
 from normhelpers.bench.traffic import count_traffic
 
 __all__ = [
     "SHAPES",
     "OPS",
+    "BACKWARD",
     "IMPLS",
+    "READS",
     "LIMITS",
+    "TARGETS",
+    "two_read_limit",
+    "allocator",
+    "batch_norm_rows",
+    "batch_norm_backward_rows",
+    "layer_norm_backward",
+    "check_targets",
+    "SWEEP_KERNELS",
+    "SweepRow",
+    "sweep",
+    "write_sweep_csv",
+    "read_sweep_csv",
+    "plot_sweep",
     "EPS",
     "GROUPS",
     "Row",

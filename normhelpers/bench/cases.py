@@ -1,10 +1,11 @@
 """The cases the benchmark times: shapes, ops, implementations, and the check of each output.
 
 A case is one function call (op, impl) on fixed inputs. Before it is timed, its output is
-compared with a float64 reference: torch's function for the norms, the same op in float64 for
-``clone``, ``copy_`` and ``affine``. A norm whose output misses the tolerance is timed all the
-same, its case marked (``output_ok``), so that one miss cannot hide the rest of a table (the
-compiled one-pass LayerNorm misses the float32 tolerance where Inductor writes scalar code);
+compared with a float64 reference: torch's function for the norms (autograd in float64 for the
+backward passes), the same op in float64 for ``clone``, ``copy_`` and ``affine``. A norm whose
+output misses the tolerance is timed all the same, its case marked (``output_ok``), so that one
+miss cannot hide the rest of a table (the compiled one-pass LayerNorm misses the float32
+tolerance where Inductor writes scalar code);
 a wrong ``clone``, ``copy_`` or ``affine`` means a broken setup and stops the run
 (RuntimeError).
 """
@@ -41,6 +42,10 @@ __all__ = [
     "within_tolerance",
     "baseline_cases",
     "norm_cases",
+    "backward_cases",
+    "BACKWARD",
+    "TARGETS",
+    "two_read_limit",
 ]
 
 GROUPS = 32  # GroupNorm's groups, as in Wu and He (2018)
@@ -48,10 +53,9 @@ GROUPS = 32  # GroupNorm's groups, as in Wu and He (2018)
 # (device type, size) -> input shapes: "cv" (N, C, H, W) for BN/IN/GN, "nlp" (N, L, D) for LN/RMS
 SHAPES: dict[tuple[str, str], dict[str, tuple[int, ...]]] = {
     ("cpu", "tiny"): {"cv": (4, 32, 4, 4), "nlp": (2, 8, 32)},  # for the unit tests
-    # small: 40 MiB in float32, above L3 caches and above glibc's largest mmap threshold (32 MiB),
-    # so that, as for large, every output is fresh memory from the operating system
-    ("cpu", "small"): {"cv": (40, 256, 32, 32), "nlp": (10, 1024, 1024)},
-    ("cpu", "large"): {"cv": (64, 256, 32, 32), "nlp": (16, 1024, 1024)},  # 64 MiB
+    # small: 16 MiB in float32, in and out together above the last-level cache of most CPUs
+    ("cpu", "small"): {"cv": (16, 256, 32, 32), "nlp": (4, 512, 2048)},
+    ("cpu", "large"): {"cv": (64, 256, 32, 32), "nlp": (8, 1024, 2048)},  # 64 MiB
     ("cuda", "tiny"): {"cv": (4, 32, 4, 4), "nlp": (2, 8, 32)},
     ("cuda", "small"): {"cv": (32, 256, 64, 64), "nlp": (4, 2048, 4096)},  # 128 MiB
     ("cuda", "large"): {"cv": (128, 256, 64, 64), "nlp": (16, 2048, 4096)},  # 512 MiB
@@ -65,19 +69,64 @@ OPS: dict[str, tuple[str, str]] = {
     "layer_norm": ("nlp", "layer"),
     "rms_norm": ("nlp", "rms"),
 }
-IMPLS: tuple[str, ...] = ("torch", "scratch", "scratch+compile", "onepass", "onepass+compile")
-
-# Least memory traffic of a training-mode forward, as a multiple of a copy's (one read + one
-# write): 1.0 when x is read once, 1.5 when the statistics need a full read of their own.
-LIMITS: dict[str, float] = {
-    "clone": 1.0,
-    "affine": 1.0,
-    "layer_norm": 1.0,
-    "rms_norm": 1.0,
-    "batch_norm": 1.5,
-    "instance_norm": 1.5,
-    "group_norm": 1.5,
+# the backward passes timed: op -> the forward op whose inputs they take
+BACKWARD: dict[str, str] = {
+    "batch_norm_backward": "batch_norm",
+    "layer_norm_backward": "layer_norm",
 }
+IMPLS: tuple[str, ...] = (
+    "torch",
+    "scratch",
+    "scratch+compile",
+    "onepass",
+    "onepass+compile",
+    "rows+compile",
+)
+
+# How many full reads of x (and, for a backward pass, of the upstream gradient) a kernel needs
+# at least, for one write of its output: 1 when the elements sharing a statistic stay on chip
+# between the statistic and its use, 2 when they do not (BatchNorm's channel spans the batch).
+READS: dict[str, int] = {
+    "clone": 1,
+    "copy_": 1,
+    "affine": 1,
+    "layer_norm": 1,
+    "rms_norm": 1,
+    "batch_norm": 2,
+    "instance_norm": 2,
+    "group_norm": 2,
+    "batch_norm_backward": 4,  # x and the upstream gradient, once for the sums, once for dx
+    "layer_norm_backward": 2,  # x and the upstream gradient, once (a row stays in cache)
+}
+# the limit as a multiple of a copy when a read costs as much as a write: (reads + 1) / 2
+LIMITS: dict[str, float] = {op: (reads + 1) / 2 for op, reads in READS.items()}
+
+# targets for the compiled from-scratch code on a CPU (time / copy_ time, memory reused), on the
+# "large" shapes; each must also be at or ahead of torch's eager kernel
+TARGETS: dict[tuple[str, str], float] = {
+    ("batch_norm", "rows+compile"): 1.6,
+    ("layer_norm", "scratch+compile"): 1.15,
+    ("rms_norm", "scratch+compile"): 1.15,
+}
+
+
+def two_read_limit(read_s: float, write_s: float, reads: int = 2) -> float:
+    """The least time of a kernel that reads a tensor ``reads`` times and writes it once, as a
+    multiple of a copy, from the measured time of one read (``x.sum()``) and of one write
+    (``out.fill_``): (reads * read + write) / (read + write).
+
+    On a CPU whose stores first read each cache line (write-allocate), a write costs about as
+    much as a read and a write, so the two-read limit falls from 1.5 towards 4/3.
+
+    Example:
+
+    >>> two_read_limit(1.0, 1.0)  # a write as costly as a read
+    1.5
+    >>> round(two_read_limit(1.0, 2.0), 3)  # write-allocate: a write costs two transfers
+    1.333
+    """
+    return (reads * read_s + write_s) / (read_s + write_s)
+
 
 # Half-precision kernels may compute y = x * a + b in half precision: its rounding error is
 # relative to |x * a| (up to ~5 here), not to |y|. compare()'s default atol (1e-5) is for float32.
@@ -91,7 +140,7 @@ class Case:
     op: str
     impl: str
     shape: tuple[int, ...]
-    call: Callable[[], Tensor]
+    call: Callable[[], object]
     max_abs_diff: float  # against the float64 reference, measured before timing
     output_ok: bool = True  # False: beyond the dtype's tolerance (timed all the same)
 
@@ -172,12 +221,18 @@ def _ln_one_pass(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
     return kernels.layer_norm_one_pass(x, w, b, EPS)
 
 
+def _bn_rows(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    return kernels.batch_norm_rows(x, w, b, EPS)
+
+
 _ONE_PASS = {"batch_norm": _bn_one_pass, "layer_norm": _ln_one_pass}
+_ROWS = {"batch_norm": _bn_rows}
 
 
 def implementation(op: str, impl: str) -> Callable[[Tensor, Tensor, Tensor], Tensor] | None:
     """The function (x, weight, bias) -> y timed as (op, impl), not yet compiled for the
-    "+compile" impls; None for a case that does not exist (onepass of IN, GN or RMSNorm).
+    "+compile" impls; None for a case that does not exist (onepass of IN, GN or RMSNorm,
+    rows of anything but BatchNorm).
 
     Example:
 
@@ -193,6 +248,8 @@ def implementation(op: str, impl: str) -> Callable[[Tensor, Tensor, Tensor], Ten
         return functools.partial(_CALLS[op], NF)
     if impl.startswith("onepass"):
         return _ONE_PASS.get(op)
+    if impl.startswith("rows"):
+        return _ROWS.get(op)
     return None
 
 
@@ -219,22 +276,107 @@ def check(out: Tensor, ref: Tensor, dtype: torch.dtype, label: str) -> float:
 def baseline_cases(
     layout: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device
 ) -> list[Case]:
-    """``clone`` (the yardstick), ``copy_`` (a copy into an existing tensor: no fresh memory) and
-    ``affine`` (one multiply-add kernel) on the inputs of ``layout``, each checked."""
+    """The reference kernels on the inputs of ``layout``, each checked:
+
+    - ``copy_``, the yardstick: a copy into an existing tensor (memory already mapped);
+    - ``clone``: a copy into a new tensor (fresh memory, unless the allocator reuses some);
+    - ``sum``: one read of x, no write; ``fill_``: one write of an existing tensor, no read
+      (their times give the two-read limit, :func:`two_read_limit`);
+    - ``affine``: one multiply-add kernel, y = x a + b, what an evaluation-mode norm computes.
+    """
     op = next(op for op in OPS if OPS[op][0] == layout)  # any op of the layout: same inputs
     x, w, b = make_inputs(op, shape, dtype, device)
     diff = check(x.clone(), x.float(), dtype, "clone")  # the first call, as for the norms
-    out = torch.empty_like(x)  # copy_ writes into this existing tensor: no allocation
+    out = torch.empty_like(x)  # copy_ and fill_ write into this existing tensor
+    check(out.copy_(x), x.float(), dtype, "copy_")
+    total = x.double().sum().item()
+    rel = 1e-3 if dtype == torch.float32 else 5e-2  # a half-precision sum rounds as it goes
+    if abs(x.sum().item() - total) > rel * (x.double().abs().sum().item() + 1):
+        raise RuntimeError("sum disagrees with the float64 reference")
+    if not bool((out.fill_(1.0) == 1).all()):
+        raise RuntimeError("fill_ did not write every element")
     dim = 1 if layout == "cv" else -1
     ref = kernels.affine(x.double(), w.double(), b.double(), dim).float()
     affine_diff = check(kernels.affine(x, w, b, dim), ref, dtype, "affine")
     return [
-        Case("clone", "torch", shape, x.clone, diff),
         Case("copy_", "torch", shape, functools.partial(out.copy_, x), diff),
+        Case("clone", "torch", shape, x.clone, diff),
+        Case("sum", "torch", shape, x.sum, 0.0),
+        Case("fill_", "torch", shape, functools.partial(out.fill_, 1.0), 0.0),
         Case(
             "affine", "torch", shape, functools.partial(kernels.affine, x, w, b, dim), affine_diff
         ),
     ]
+
+
+def _saved_stats(op: str, x: Tensor) -> tuple[Tensor, Tensor]:
+    """The mean and 1/sqrt(var + eps) that the forward pass saves for the backward one."""
+    if op == "batch_norm":
+        dims = [0] + list(range(2, x.dim()))
+        var, mean = torch.var_mean(x, dims, correction=0)
+    else:
+        var, mean = torch.var_mean(x, -1, correction=0, keepdim=True)
+    return mean, torch.rsqrt(var + EPS)
+
+
+def _torch_backward(op: str) -> Callable[..., tuple[Tensor, ...]]:
+    aten = torch.ops.aten
+    if op == "batch_norm":
+        return lambda dy, x, mean, rstd, w: aten.native_batch_norm_backward(
+            dy, x, w, None, None, mean, rstd, True, EPS, [True, True, True]
+        )
+    return lambda dy, x, mean, rstd, w: aten.native_layer_norm_backward(
+        dy, x, [x.shape[-1]], mean, rstd, w, torch.zeros_like(w), [True, True, True]
+    )
+
+
+_SCRATCH_BACKWARD = {
+    "batch_norm": kernels.batch_norm_backward_rows,
+    "layer_norm": kernels.layer_norm_backward,
+}
+
+
+def backward_cases(
+    op: str,
+    impls: Sequence[str],
+    shape: tuple[int, ...],
+    dtype: torch.dtype,
+    device: torch.device,
+    notes: list[str],
+) -> list[Case]:
+    """The backward pass of ``op`` ("batch_norm_backward" or "layer_norm_backward"): from the
+    upstream gradient, x, the saved statistics and the weight to (dx, dweight, dbias).
+
+    ``torch``: aten's backward kernel, eagerly; ``scratch+compile``: the formula of
+    :mod:`normhelpers.backward`, written for a compiler (:mod:`~normhelpers.bench.kernels`),
+    compiled. dx is checked against autograd in float64.
+    """
+    fwd = BACKWARD[op]
+    x, w, b = make_inputs(fwd, shape, dtype, device)
+    gen = torch.Generator().manual_seed(1)
+    dy = torch.randn(shape, generator=gen).to(device, dtype)
+    x64 = x.double().requires_grad_()
+    (ref,) = torch.autograd.grad(_CALLS[fwd](F, x64, w.double(), b.double()), x64, dy.double())
+    ref = ref.float()
+    mean, rstd = _saved_stats(fwd, x)
+    cases = []
+    for impl in impls:
+        if impl == "torch":
+            fn: Callable[..., tuple[Tensor, ...]] = _torch_backward(fwd)
+        elif impl == "scratch+compile" and not notes:
+            try:
+                fn = torch.compile(_SCRATCH_BACKWARD[fwd], dynamic=False)
+                fn(dy, x, mean, rstd, w)
+            except Exception as err:  # no working compiler here
+                notes.append(f"compile unavailable: {_first_line(err)}")
+                continue
+        else:
+            continue
+        out = fn(dy, x, mean, rstd, w)[0]
+        diff, ok = within_tolerance(out, ref, dtype)
+        call = functools.partial(fn, dy, x, mean, rstd, w)
+        cases.append(Case(op, impl, shape, call, diff, ok))
+    return cases
 
 
 def _first_line(err: Exception) -> str:

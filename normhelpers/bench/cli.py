@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import torch
 
 from normhelpers.bench.report import format_table, write_csv
-from normhelpers.bench.runner import run
+from normhelpers.bench.runner import check_targets, run
+from normhelpers.bench.sweep import sweep, write_sweep_csv
 
 __all__ = ["main"]
 
@@ -26,8 +27,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(
         prog="python -m normhelpers.bench",
-        description="Time torch's and normhelpers' norms (training-mode forward) against "
-        "x.clone() on one device; print ratios to clone and GB/s.",
+        description="Time torch's and normhelpers' norms (training forward and backward) "
+        "against out.copy_(x) on one device; print ratios to copy_.",
     )
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument(
@@ -47,6 +48,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, help="torch's thread count (default: torch's)")
     parser.add_argument("--csv", metavar="PATH", help="also write the rows to this CSV file")
     parser.add_argument(
+        "--fresh-memory",
+        action="store_true",
+        help="keep glibc's defaults: large outputs get fresh pages (page faults) on every call",
+    )
+    parser.add_argument(
+        "--check-targets",
+        action="store_true",
+        help="check the compiled from-scratch code against its targets; exit 1 if one is missed",
+    )
+    parser.add_argument(
+        "--sweep",
+        metavar="PATH",
+        help="also time per element against size (CPU) and write those rows to this CSV file",
+    )
+    parser.add_argument(
         "--no-compile",
         action="store_true",
         help="skip the torch.compile rows (machines without a compiler)",
@@ -56,12 +72,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--device cuda: no CUDA device is available")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    rows = []
+    rows, missed = [], 0
     for dtype in args.dtype:
-        report = run(args.device, dtype, args.size, args.repeats, not args.no_compile)
+        report = run(
+            args.device,
+            dtype,
+            args.size,
+            args.repeats,
+            not args.no_compile,
+            reuse_memory=not args.fresh_memory,
+        )
         print(format_table(report), end="\n\n")
         rows += report.rows
+        if args.check_targets:
+            for case, ratio, target, torch_ratio, ok in check_targets(report):
+                mark = "✓" if ok else "✗"
+                print(
+                    f"{mark} {case}: {ratio:.2f} x copy_, target {target:.2f}, "
+                    f"torch {torch_ratio:.2f}"
+                )
+                missed += not ok
     if args.csv:
         write_csv(rows, args.csv)
         print(f"wrote {args.csv}")
-    return 0
+    if args.sweep:
+        if args.device != "cpu":
+            parser.error("--sweep: CPU only")
+        write_sweep_csv(sweep(compile=not args.no_compile), args.sweep)
+        print(f"wrote {args.sweep}")
+    return 1 if missed else 0

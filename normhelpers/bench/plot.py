@@ -1,11 +1,11 @@
-"""The benchmark's figure: time / clone time, one group of bars per op, one bar per impl."""
+"""The benchmark's figure: time / ``copy_`` time, one group of bars per op, one bar per impl."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from normhelpers.bench.cases import IMPLS, OPS
+from normhelpers.bench.cases import BACKWARD, IMPLS, LIMITS, OPS
 from normhelpers.bench.report import Row
 
 if TYPE_CHECKING:
@@ -19,15 +19,18 @@ IMPL_COLORS: dict[str, str] = {  # Okabe and Ito's colour-blind-safe palette
     "scratch+compile": "#D55E00",
     "onepass": "#56B4E9",
     "onepass+compile": "#009E73",
+    "rows+compile": "#CC79A7",
 }
 
 
 def plot_ratios(rows: Sequence[Row], ax: Axes | None = None, title: str = "") -> Axes:
-    """Bar chart of time / clone time: one group of bars per op (``affine`` first, when the
-    rows have it: the floor of a computing kernel), one bar per impl.
+    """Bar chart of time / ``copy_`` time: one group of bars per op (``affine`` first, when the
+    rows have it: a one-pass computing kernel), one bar per impl.
 
-    Dashed line at 1.0 (x read once: the limit of LN and RMSNorm), dotted line at 1.5 (a second
-    read for the statistics: the limit of BN, IN and GN). Returns the matplotlib Axes.
+    A black tick over each group marks the op's limit in :data:`~normhelpers.bench.LIMITS`
+    (1.0: x read once; 1.5: read twice; 2.5: a BatchNorm backward, which reads x and the
+    upstream gradient twice), counted with a read and a write costing the same. Returns the
+    matplotlib Axes.
 
     Example:
 
@@ -47,7 +50,12 @@ def plot_ratios(rows: Sequence[Row], ax: Axes | None = None, title: str = "") ->
     groups: list[tuple[str, str, str | None]] = [
         (f"affine\n{r.shape}", "affine", r.shape) for r in rows if r.op == "affine"
     ]
-    groups += [(op.replace("_", " "), op, None) for op in OPS if any(r.op == op for r in rows)]
+    ops = list(OPS) + list(BACKWARD)
+    groups += [
+        (op.replace("_backward", "\nbackward").replace("_", " "), op, None)
+        for op in ops
+        if any(r.op == op for r in rows)
+    ]
     impls = [i for i in IMPLS if any(r.impl == i and r.op in {g[1] for g in groups} for r in rows)]
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 3.6), layout="constrained")
@@ -55,7 +63,7 @@ def plot_ratios(rows: Sequence[Row], ax: Axes | None = None, title: str = "") ->
     labelled: set[str] = set()
     for j, (_, op, shape) in enumerate(groups):  # the bars of a group are centred on its tick
         bars = [
-            (impl, r.ratio_to_clone)
+            (impl, r.ratio_to_copy)
             for impl in impls
             for r in rows
             if r.op == op and r.impl == impl and shape in (None, r.shape)
@@ -69,10 +77,12 @@ def plot_ratios(rows: Sequence[Row], ax: Axes | None = None, title: str = "") ->
                 label=None if impl in labelled else impl,
             )
             labelled.add(impl)
-    ax.axhline(1.0, color="black", lw=1, ls="--", label="limit 1.0: x read once")
-    ax.axhline(1.5, color="black", lw=1, ls=":", label="limit 1.5: x read twice")
+    for j, (_, op, _) in enumerate(groups):
+        ax.hlines(
+            LIMITS[op], j - 0.45, j + 0.45, color="black", lw=1.5, label="_" if j else "limit"
+        )
     ax.set_xticks(range(len(groups)), [label for label, _, _ in groups], fontsize=8)
-    ax.set_ylabel("time / clone time")
+    ax.set_ylabel("time / copy_ time")
     ax.set_title(title)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax

@@ -28,7 +28,7 @@ class Row:
 
     >>> row = Row("cpu", 1, "2.x", "2026-01-01", "float32", "(2, 3)", "batch_norm",
     ...           "torch", 0.2, 0.01, 2.0, 5.0, 0.0)
-    >>> row.op, row.ratio_to_clone
+    >>> row.op, row.ratio_to_copy
     ('batch_norm', 2.0)
     """
 
@@ -42,8 +42,8 @@ class Row:
     impl: str
     median_ms: float
     iqr_ms: float  # interquartile range of the rounds: the spread of median_ms
-    ratio_to_clone: float  # median / median of clone on the same shape in the same run
-    gb_per_s: float  # counting one read and one write of x, as for clone
+    ratio_to_copy: float  # median / median of copy_ on the same shape in the same run
+    gb_per_s: float  # counting one read and one write of x, as for a copy
     max_abs_diff: float  # against the float64 reference, checked before timing
     output_ok: bool = True  # False: max_abs_diff beyond the dtype's tolerance
 
@@ -64,6 +64,7 @@ class Report:
 
     rows: list[Row] = field(default_factory=list)
     compile_note: str | None = None  # None when torch.compile worked or was not asked for
+    allocator: str = ""  # the memory setting the timings ran with (bench.allocator)
 
 
 def device_name(device: torch.device) -> str:
@@ -81,7 +82,7 @@ def device_name(device: torch.device) -> str:
 
 
 def format_table(report: Report) -> str:
-    """The report as a text table: one line per case, median and spread, ratio to clone, GB/s.
+    """The report as a text table: one line per case, median and spread, ratio to ``copy_``.
 
     A case whose output missed the tolerance has a ``*`` after its impl and a line below the
     table that says "output check failed".
@@ -96,16 +97,17 @@ def format_table(report: Report) -> str:
     first = report.rows[0]
     lines = [
         f"{first.device} | {first.threads} thread{'' if first.threads == 1 else 's'} | "
-        f"torch {first.torch} | {first.dtype} | {first.date}",
-        f"{'op':<14} {'impl':<16} {'shape':<15} {'median ms':>9} {'IQR ms':>7} "
-        f"{'x clone':>8} {'limit':>6} {'GB/s':>7}",
+        f"torch {first.torch} | {first.dtype} | {first.date}"
+        + (f"\nmemory: {report.allocator}" if report.allocator else ""),
+        f"{'op':<19} {'impl':<16} {'shape':<13} {'median ms':>9} {'IQR ms':>6} "
+        f"{'x copy_':>7} {'limit':>5}",
     ]
     for r in report.rows:
         limit = f"{LIMITS[r.op]:.1f}" if r.op in LIMITS else "-"
         impl = r.impl if r.output_ok else r.impl + "*"  # * : output check failed
         lines.append(
-            f"{r.op:<14} {impl:<16} {r.shape:<15} {r.median_ms:>9.3f} "
-            f"{r.iqr_ms:>7.3f} {r.ratio_to_clone:>8.2f} {limit:>6} {r.gb_per_s:>7.1f}"
+            f"{r.op:<19} {impl:<16} {r.shape:<13} {r.median_ms:>9.3f} "
+            f"{r.iqr_ms:>6.3f} {r.ratio_to_copy:>7.2f} {limit:>5}"
         )
     failed = [r for r in report.rows if not r.output_ok]
     if not failed:

@@ -8,11 +8,22 @@ from collections.abc import Sequence
 
 import torch
 
-from normhelpers.bench.cases import IMPLS, OPS, SHAPES, Case, baseline_cases, norm_cases
+from normhelpers.bench import allocator
+from normhelpers.bench.cases import (
+    BACKWARD,
+    IMPLS,
+    OPS,
+    SHAPES,
+    TARGETS,
+    Case,
+    backward_cases,
+    baseline_cases,
+    norm_cases,
+)
 from normhelpers.bench.report import Report, Row, device_name
 from normhelpers.bench.timing import time_interleaved
 
-__all__ = ["run"]
+__all__ = ["run", "check_targets"]
 
 
 def _cases(
@@ -23,13 +34,19 @@ def _cases(
     device: torch.device,
     notes: list[str],
 ) -> list[Case]:
-    """``clone``, ``copy_`` and ``affine`` for each layout that ``ops`` use, then the cases
-    of each op."""
+    """The reference kernels (``copy_``, ``clone``, ``sum``, ``fill_``, ``affine``) for each
+    layout that ``ops`` use, then the cases of each op (a forward op of OPS or a backward op
+    of BACKWARD)."""
     cases = []
-    for layout in [lay for lay in shapes if any(OPS[op][0] == lay for op in ops)]:
+
+    def layout_of(op: str) -> str:
+        return OPS[BACKWARD.get(op, op)][0]
+
+    for layout in [lay for lay in shapes if any(layout_of(op) == lay for op in ops)]:
         cases += baseline_cases(layout, shapes[layout], dtype, device)
-        for op in [op for op in ops if OPS[op][0] == layout]:
-            cases += norm_cases(op, impls, shapes[layout], dtype, device, notes)
+        for op in [op for op in ops if layout_of(op) == layout]:
+            make = backward_cases if op in BACKWARD else norm_cases
+            cases += make(op, impls, shapes[layout], dtype, device, notes)
     return cases
 
 
@@ -39,11 +56,18 @@ def run(
     size: str = "small",
     repeats: int = 10,
     compile: bool = True,
-    ops: Sequence[str] = tuple(OPS),
+    ops: Sequence[str] = tuple(OPS) + tuple(BACKWARD),
     impls: Sequence[str] = IMPLS,
     min_call_s: float = 0.002,
+    reuse_memory: bool = True,
 ) -> Report:
-    """Time clone and every (op, impl) case; check each output against a float64 result first.
+    """Time ``copy_`` and every (op, impl) case; check each output against a float64 result first.
+
+    Ratios are to ``copy_`` on the same shape, a copy into memory that is already mapped.
+    With ``reuse_memory`` (the default) glibc is told to reuse freed memory first
+    (:func:`normhelpers.bench.allocator.reuse_freed_memory`), so that a kernel that allocates
+    its output does not pay the operating system's page faults; without it, glibc's defaults
+    are restored. The report's ``allocator`` line says which setting the timings ran with.
 
     repeats: timed rounds; each round times every case once, in turn, so that a change in the
     machine's load affects all cases alike; the median over rounds is reported, with its IQR.
@@ -57,10 +81,12 @@ def run(
 
     >>> report = run(size="tiny", repeats=1, compile=False, ops=["layer_norm"],
     ...              impls=["torch"], min_call_s=1e-4)
-    >>> sorted({(row.op, row.impl) for row in report.rows})[-1]
-    ('layer_norm', 'torch')
+    >>> [row.op for row in report.rows]
+    ['copy_', 'clone', 'sum', 'fill_', 'affine', 'layer_norm']
     """
     dev, dt = torch.device(device), getattr(torch, dtype)
+    if dev.type == "cpu":
+        allocator.reuse_freed_memory() if reuse_memory else allocator.default_allocator()
     notes = [] if compile else ["compile not asked for (--no-compile)"]
     if compile:
         torch._dynamo.reset()  # start from a clean slate (the on-disk kernel cache is kept)
@@ -73,7 +99,7 @@ def run(
         labels=[f"{c.op} ({c.impl})" for c in cases],
         num_threads=threads,
     )
-    clone_s = {c.shape: m.median for c, m in zip(cases, measured, strict=True) if c.op == "clone"}
+    copy_s = {c.shape: m.median for c, m in zip(cases, measured, strict=True) if c.op == "copy_"}
     name, date = device_name(dev), datetime.date.today().isoformat()
     rows = []
     for c, m in zip(cases, measured, strict=True):
@@ -90,10 +116,36 @@ def run(
                 impl=c.impl,
                 median_ms=m.median * 1e3,
                 iqr_ms=m.iqr * 1e3,
-                ratio_to_clone=m.median / clone_s[c.shape],
+                ratio_to_copy=m.median / copy_s[c.shape],
                 gb_per_s=2 * nbytes / m.median / 1e9,
                 max_abs_diff=c.max_abs_diff,
                 output_ok=c.output_ok,
             )
         )
-    return Report(rows, compile_note=notes[0] if notes else None)
+    note = allocator.allocator_note() if dev.type == "cpu" else "CUDA caching allocator"
+    return Report(rows, compile_note=notes[0] if notes else None, allocator=note)
+
+
+def check_targets(report: Report) -> list[tuple[str, float, float, float, bool]]:
+    """The targets of :data:`~normhelpers.bench.cases.TARGETS` that the report's rows cover:
+    (case, time / ``copy_`` time, target, torch's ratio, met). Met means at or below the target
+    and at or ahead of torch's eager kernel for the same op and shape.
+
+    Example:
+
+    >>> report = run(size="tiny", repeats=1, compile=False, ops=["layer_norm"],
+    ...              impls=["torch"], min_call_s=1e-4)
+    >>> check_targets(report)  # no compiled row, no target to check
+    []
+    """
+    rows = {(r.op, r.impl, r.shape): r for r in report.rows}
+    found = []
+    for (op, impl), target in TARGETS.items():
+        for (o, i, shape), row in rows.items():
+            if (o, i) != (op, impl):
+                continue
+            ref = rows.get((op, "torch", shape))
+            torch_ratio = ref.ratio_to_copy if ref else float("nan")
+            ok = row.output_ok and row.ratio_to_copy <= target and row.ratio_to_copy <= torch_ratio
+            found.append((f"{op} ({impl}) {shape}", row.ratio_to_copy, target, torch_ratio, ok))
+    return found
