@@ -72,7 +72,7 @@ from normhelpers.bench.kernels import (
 )
 from normhelpers.bench.plot import IMPL_COLORS, plot_ratios
 from normhelpers.bench.report import CSV_COLUMNS, Report, Row, format_table, read_csv, write_csv
-from normhelpers.bench.runner import check_targets, run
+from normhelpers.bench.runner import check_targets, compiler_note, run
 from normhelpers.bench.sweep import (
     SWEEP_KERNELS,
     SweepRow,
@@ -98,6 +98,7 @@ __all__ = [
     "batch_norm_backward_rows",
     "layer_norm_backward",
     "check_targets",
+    "compiler_note",
     "SWEEP_KERNELS",
     "SweepRow",
     "sweep",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import math
 from collections.abc import Sequence
 
@@ -23,7 +24,7 @@ from normhelpers.bench.cases import (
 from normhelpers.bench.report import Report, Row, device_name
 from normhelpers.bench.timing import time_interleaved
 
-__all__ = ["run", "check_targets"]
+__all__ = ["run", "check_targets", "compiler_note"]
 
 
 def _cases(
@@ -124,6 +125,29 @@ def run(
         )
     note = allocator.allocator_note() if dev.type == "cpu" else "CUDA caching allocator"
     return Report(rows, compile_note=notes[0] if notes else None, allocator=note)
+
+
+@functools.cache
+def compiler_note() -> str | None:
+    """None when ``torch.compile`` works here (a tiny function compiles and runs), else one line
+    that says why not ("compile unavailable: ..."), as the benchmark table prints it. The answer
+    is computed once per process.
+
+    Example:
+
+    >>> note = compiler_note()
+    >>> note is None or note.startswith("compile unavailable")
+    True
+    """
+    try:
+        torch.compile(_double_plus_one, dynamic=False)(torch.ones(4))
+    except Exception as err:  # any failure to compile means: no working compiler here
+        return f"compile unavailable: {f'{type(err).__name__}: {err}'.splitlines()[0][:200]}"
+    return None
+
+
+def _double_plus_one(t: torch.Tensor) -> torch.Tensor:
+    return t * 2 + 1
 
 
 def check_targets(report: Report) -> list[tuple[str, float, float, float, bool]]:
