@@ -194,6 +194,8 @@ def plot_sweep(
 ) -> Axes:
     """Time per element against size, one line per kernel, log-log; error bars: the IQR.
 
+    ``copy_`` is the thick black line, ``sum`` grey and dotted, compiled kernels dashed.
+
     Example:
 
     >>> rows = [SweepRow("cpu", 2, "2.x", "d", k, s, t, 0.01)
@@ -209,9 +211,17 @@ def plot_sweep(
     names = list(names) if names is not None else list(dict.fromkeys(r.kernel for r in rows))
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4), layout="constrained")
+    # matplotlib's tab10 without its grey, which marks ``sum``
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
+    palette += ["#bcbd22", "#17becf"]
+    others = [n for n in names if n not in ("copy_", "sum")]
     for name in names:
         mine = sorted((r for r in rows if r.kernel == name), key=lambda r: r.kib)
-        yardstick = name == "copy_"
+        if name in ("copy_", "sum"):  # the yardstick and the plain read: black, grey
+            color, ls, lw = ("black", "-", 2.5) if name == "copy_" else ("grey", ":", 1.5)
+        else:  # compiled from-scratch code dashed, torch's kernels solid
+            color = palette[others.index(name) % len(palette)]
+            ls, lw = ("--" if "compile" in name else "-"), 1.5
         ax.errorbar(
             [r.kib / 1024 for r in mine],
             [r.ns_per_element for r in mine],
@@ -220,8 +230,9 @@ def plot_sweep(
             ms=3,
             capsize=2,
             label=name,
-            color="black" if yardstick else None,
-            lw=2.5 if yardstick else 1.5,
+            color=color,
+            ls=ls,
+            lw=lw,
         )
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
