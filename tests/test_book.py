@@ -220,3 +220,15 @@ def test_common_mistakes_page_lists_every_box() -> None:
     assert labels, "no common-mistake boxes found"
     assert listed == labels, "boxes the page would miss (title or label malformed)"
     assert titles == len(labels), "a Common mistake box without a :name: mistake-... label"
+
+
+def test_intro_reading_times_are_current(tmp_path: Path) -> None:
+    """Fix with `python tools/reading_time.py --write-intro`."""
+    spec = importlib.util.spec_from_file_location("reading_time", ROOT / "tools/reading_time.py")
+    assert spec is not None and spec.loader is not None
+    reading_time = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reading_time)
+    copy = tmp_path / "intro.md"
+    copy.write_text((BOOK / "intro.md").read_text(encoding="utf-8"), encoding="utf-8")
+    reading_time.write_intro(copy)
+    assert copy.read_text(encoding="utf-8") == (BOOK / "intro.md").read_text(encoding="utf-8")

@@ -3,11 +3,11 @@
     .venv/bin/python tools/reading_time.py [book/NN_x.ipynb ...]
     .venv/bin/python tools/reading_time.py --write-intro   # refresh book/intro.md's table
 
-Reading at about 140 words a minute plus three quarters of a minute per code cell (read it,
-run it, read its output): the pace of a beginner who read the core track of chapters 1-7
-on the website and timed each chapter (2026-12-01; 280 minutes for 20,800 words and 174
-code cells, exercises not counted). "core" leaves out the "Going deeper" sections (a heading that starts with
-"Going deeper", up to the next heading of the same or a higher level) and the exercises
+Reading at about 140 words a minute plus three quarters of a minute per code cell (read it, run
+it, read its output): the pace of a beginner who read the core track of chapters 1-7 on the
+website and timed each chapter (2026-12-01; 280 minutes for 20,800 words and 174 code cells,
+exercises not counted). "core" leaves out the "Going deeper" sections (a heading that starts
+with "Going deeper", up to the next heading of the same or a higher level) and the exercises
 (from the "Exercises" heading on); "full" counts everything, exercises included.
 """
 
@@ -70,8 +70,10 @@ def _minutes(m: float) -> int:
 
 
 def write_intro(intro: Path = BOOK / "intro.md") -> None:
-    """Rewrite the rows `| {ref}`ch-x` | core | full |` of the introduction's table."""
+    """Rewrite the rows `| {ref}`ch-x` | core | full |` of the introduction's table, and the
+    sentence that adds up the core track of chapters 1-7."""
     text = intro.read_text(encoding="utf-8")
+    first_seven = 0  # minutes of the core track of chapters 1-7
     for path in sorted(BOOK.glob("[0-9][0-9]_*.ipynb")):
         first = _source(json.loads(path.read_text(encoding="utf-8"))["cells"][0])
         label = re.match(r"\((ch-[\w-]+)\)=", first)
@@ -81,6 +83,14 @@ def write_intro(intro: Path = BOOK / "intro.md") -> None:
         core, full = _minutes(e["core_min"]), _minutes(e["full_min"])
         row = f"| {{ref}}`{label.group(1)}` | {core} | {full} |"
         text = re.sub(rf"^\| \{{ref\}}`{label.group(1)}` \|.*$", row, text, flags=re.M)
+        if path.name[:2] <= "07":
+            first_seven += core
+    hours = f"{first_seven / 60:.1f}".rstrip("0").rstrip(".")
+    text = re.sub(
+        r"chapters 1–7 adds up to \d+ minutes, about [\d.]+ hours",
+        f"chapters 1–7 adds up to {first_seven} minutes, about {hours} hours",
+        text,
+    )
     intro.write_text(text, encoding="utf-8")
 
 
