@@ -84,8 +84,9 @@ IMPLS: tuple[str, ...] = (
 )
 
 # How many full reads of x (and, for a backward pass, of the upstream gradient) a kernel needs
-# at least, for one write of its output: 1 when the elements sharing a statistic stay on chip
-# between the statistic and its use, 2 when they do not (BatchNorm's channel spans the batch).
+# at least, for one write of its output: 1 when the elements that share a statistic are few
+# enough to stay on chip between the statistic and its use (a token, one sample's channel or
+# group), 2 when they span the whole batch (BatchNorm's channel).
 READS: dict[str, int] = {
     "clone": 1,
     "copy_": 1,
@@ -93,8 +94,8 @@ READS: dict[str, int] = {
     "layer_norm": 1,
     "rms_norm": 1,
     "batch_norm": 2,
-    "instance_norm": 2,
-    "group_norm": 2,
+    "instance_norm": 1,  # a kernel that computes two passes of the statistics over all sets
+    "group_norm": 1,  # first, then normalizes, reads x twice: 1.5, not a limit
     "batch_norm_backward": 4,  # x and the upstream gradient, once for the sums, once for dx
     "layer_norm_backward": 2,  # x and the upstream gradient, once (a row stays in cache)
 }

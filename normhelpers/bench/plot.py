@@ -29,8 +29,8 @@ def plot_ratios(rows: Sequence[Row], ax: Axes | None = None, title: str = "") ->
 
     A black tick over each group marks the op's limit in :data:`~normhelpers.bench.LIMITS`
     (1.0: x read once; 1.5: read twice; 2.5: a BatchNorm backward, which reads x and the
-    upstream gradient twice), counted with a read and a write costing the same. Returns the
-    matplotlib Axes.
+    upstream gradient twice), counted with a read and a write costing the same. Error bars:
+    the IQR of the rounds. Returns the matplotlib Axes.
 
     Example:
 
@@ -58,21 +58,23 @@ def plot_ratios(rows: Sequence[Row], ax: Axes | None = None, title: str = "") ->
     ]
     impls = [i for i in IMPLS if any(r.impl == i and r.op in {g[1] for g in groups} for r in rows)]
     if ax is None:
-        _, ax = plt.subplots(figsize=(9, 3.6), layout="constrained")
+        _, ax = plt.subplots(figsize=(10, 4), layout="constrained")
     width = 0.8 / len(impls)
     labelled: set[str] = set()
     for j, (_, op, shape) in enumerate(groups):  # the bars of a group are centred on its tick
         bars = [
-            (impl, r.ratio_to_copy)
+            (impl, r.ratio_to_copy, r.ratio_to_copy * r.iqr_ms / r.median_ms)
             for impl in impls
             for r in rows
             if r.op == op and r.impl == impl and shape in (None, r.shape)
         ]
-        for k, (impl, ratio) in enumerate(bars):
+        for k, (impl, ratio, spread) in enumerate(bars):
             ax.bar(
                 j + (k - (len(bars) - 1) / 2) * width,
                 ratio,
                 width,
+                yerr=spread / 2,  # the IQR of the rounds, as a ratio: +- half of it
+                capsize=2,
                 color=IMPL_COLORS[impl],
                 label=None if impl in labelled else impl,
             )
@@ -81,7 +83,9 @@ def plot_ratios(rows: Sequence[Row], ax: Axes | None = None, title: str = "") ->
         ax.hlines(
             LIMITS[op], j - 0.45, j + 0.45, color="black", lw=1.5, label="_" if j else "limit"
         )
-    ax.set_xticks(range(len(groups)), [label for label, _, _ in groups], fontsize=8)
+    ax.set_xticks(
+        range(len(groups)), [label for label, _, _ in groups], fontsize=8, rotation=30, ha="right"
+    )
     ax.set_ylabel("time / copy_ time")
     ax.set_title(title)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
