@@ -259,9 +259,8 @@ def plot_sample_grids(
                 lines, facecolors="none", edgecolors="0.25", linewidths=0.9, closed=False
             )
         )
-        ax.text(
-            x0 + n_x / 2, n_y + 0.3, f"sample {i + 1}", ha="center", va="bottom", fontsize="small"
-        )
+        unit = "sequence" if layout == "nlp" else "sample"  # an (N, L, D) sample is a sequence
+        ax.text(x0 + n_x / 2, n_y + 0.3, f"{unit} {i + 1}", ha="center", va="bottom")
         cols = np.flatnonzero(grid.any(axis=0))
         shaded_x += [x0 + c + 0.5 for c in cols]
     if shaded_x and (max(shaded_x) - min(shaded_x)) > n_x:  # spans several samples
@@ -274,9 +273,7 @@ def plot_sample_grids(
         )
         ax.plot(shaded_x, [-0.6] * len(shaded_x), "o", color=color, ms=3)
     total = n_samples * n_x + (n_samples - 1) * gap
-    ax.text(
-        total / 2, -1.1, f"{name_x} across, {name_y} down", ha="center", va="top", fontsize="small"
-    )
+    ax.text(total / 2, -1.1, f"{name_x} across, {name_y} down", ha="center", va="top")
     ax.set_xlim(-0.3, total + 0.3)
     ax.set_ylim(-2.4, n_y + 1.2)
     ax.set_title(NAMES[kind] + (f" (G = {groups})" if kind == "group" else ""))
