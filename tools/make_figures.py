@@ -3,8 +3,8 @@
     .venv/bin/python tools/make_figures.py
 
 Writes nd_grid.png (BatchNorm shades a column of an (N, D) batch, LayerNorm a row) and
-norm_sets_cv.png (the four norms on (N, C, H, W), the samples side by side, two norms to a row). The PNGs are
-committed; rerun this script after changing the plotting functions.
+norm_sets_cv.png (the four norms on (N, C, H, W), the samples side by side, two norms to a
+row). The PNGs are committed; rerun this script after changing the plotting functions.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Estimate each chapter's reading time, core track and full, for the introduction's table.
 
     .venv/bin/python tools/reading_time.py [book/NN_x.ipynb ...]
-    .venv/bin/python tools/reading_time.py --write-intro   # refresh book/intro.md's table
+    .venv/bin/python tools/reading_time.py --write-intro   # refresh book/intro.md's table and
+                                                           # each chapter's "takes about N minutes"
 
 Reading at about 140 words a minute plus three quarters of a minute per code cell (read it, run
 it, read its output): the pace of a beginner who read the core track of chapters 1-7 on the
@@ -94,9 +95,35 @@ def write_intro(intro: Path = BOOK / "intro.md") -> None:
     intro.write_text(text, encoding="utf-8")
 
 
+SENTENCE = re.compile(r"The core of the chapter takes about (\d+ minutes|half an hour)( to read)?")
+
+
+def write_chapters(book: Path = BOOK) -> list[str]:
+    """Rewrite each chapter's "The core of the chapter takes about N minutes" (first cell) to
+    the estimate; return the names of the chapters that say no such sentence."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from tag_solutions import write_notebook  # the project's notebook writer
+
+    silent = []
+    for path in sorted(book.glob("[0-9][0-9]_*.ipynb")):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        first = _source(nb["cells"][0])
+        if not SENTENCE.search(first):
+            silent.append(path.name)
+            continue
+        core = _minutes(estimate(path)["core_min"])
+        new = SENTENCE.sub(f"The core of the chapter takes about {core} minutes", first)
+        if new != first:
+            nb["cells"][0]["source"] = new.splitlines(keepends=True)
+            write_notebook(path, nb)
+    return silent
+
+
 def main(paths: list[str]) -> None:
     if paths == ["--write-intro"]:
         write_intro()
+        for name in write_chapters():
+            print(f"{name}: its first cell does not say how long its core takes")
         return
     files = [Path(p) for p in paths] or sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
     print("| chapter | core words, code cells | core min | full min |")

@@ -6,7 +6,9 @@
 For each notebook: run every cell top to bottom with nbclient (a fresh ``python3`` kernel,
 working directory = the notebook's folder, a ``raises-exception`` tag allows an error as in
 nbconvert), then drop the per-cell ``metadata.execution`` timestamps that nbclient records (they
-change on every run and made up much of every notebook diff) and write the notebook back.
+change on every run and made up much of every notebook diff), join the pieces in which the
+kernel sent a cell's prints (their cuts depend on the machine's load) and write the notebook
+back.
 Outputs and execution counts 1..n are kept.
 
 The time each notebook took (the sum of its cells' busy-to-idle times) goes into one small
@@ -49,6 +51,32 @@ def strip(nb: nbformat.NotebookNode) -> int:
             del cell.metadata["execution"]
             removed += 1
     return removed
+
+
+def merge_streams(nb: nbformat.NotebookNode) -> int:
+    """Join consecutive outputs of one stream (stdout, stderr) of a cell into one output.
+
+    A kernel sends a cell's prints in pieces, and where it cuts them depends on the machine's
+    load: without this, a re-run on a busy machine rewrote many outputs into several blocks
+    of the same text. Returns how many outputs were merged away.
+    """
+    merged = 0
+    for cell in nb.cells:
+        outputs = []
+        for out in cell.get("outputs", []):
+            last = outputs[-1] if outputs else None
+            if (
+                last is not None
+                and out.get("output_type") == "stream" == last.get("output_type")
+                and out.get("name") == last.get("name")
+            ):
+                last["text"] = "".join(last["text"]) + "".join(out["text"])
+                merged += 1
+            else:
+                outputs.append(out)
+        if "outputs" in cell:
+            cell["outputs"] = outputs
+    return merged
 
 
 def execute(path: Path, timeout: int, kernel: str) -> tuple[nbformat.NotebookNode, float]:
@@ -114,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.strip_only:
             nb = nbformat.read(path, as_version=4)
             print(f"stripping {path}: {strip(nb)} cells had execution metadata", flush=True)
+            merge_streams(nb)
             nbformat.write(nb, path)
             continue
         print(f"executing {path}", end=" ", flush=True)
@@ -124,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nFAILED: {path}\n{exc}", file=sys.stderr)
             return 1
         strip(nb)
+        merge_streams(nb)
         nbformat.write(nb, path)
         cells = sum(1 for c in nb.cells if c.cell_type == "code")
         results[path.name] = (cells, seconds)
