@@ -232,3 +232,16 @@ def test_intro_reading_times_are_current(tmp_path: Path) -> None:
     copy.write_text((BOOK / "intro.md").read_text(encoding="utf-8"), encoding="utf-8")
     reading_time.write_intro(copy)
     assert copy.read_text(encoding="utf-8") == (BOOK / "intro.md").read_text(encoding="utf-8")
+
+
+def test_every_chapter_states_its_core_reading_time(tmp_path: Path) -> None:
+    """Fix with `python tools/reading_time.py --write-intro` (it rewrites these sentences too)."""
+    spec = importlib.util.spec_from_file_location("reading_time", ROOT / "tools/reading_time.py")
+    assert spec is not None and spec.loader is not None
+    reading_time = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reading_time)
+    for path in CHAPTERS:
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    assert reading_time.write_chapters(tmp_path) == [], "a chapter does not state its time"
+    stale = [p.name for p in CHAPTERS if (tmp_path / p.name).read_bytes() != p.read_bytes()]
+    assert stale == [], f"reading time out of date in {stale}"
