@@ -60,7 +60,7 @@ def test_rows_exists_for_batch_norm_only_and_matches_torch() -> None:
 def test_limits_count_reads_and_one_write() -> None:
     assert bench.LIMITS["copy_"] == bench.LIMITS["layer_norm"] == 1.0
     assert bench.LIMITS["batch_norm"] == 1.5 and bench.LIMITS["batch_norm_backward"] == 2.5
-    assert bench.two_read_limit(1.0, 2.0) == pytest.approx(4 / 3)
+    assert bench.two_read_limit(1.0, 3.0) == pytest.approx(4 / 3)
 
 
 @pytest.mark.parametrize("op", ["batch_norm_backward", "layer_norm_backward"])

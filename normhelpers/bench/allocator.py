@@ -1,24 +1,27 @@
 """Where a new tensor's bytes come from: fresh pages from the operating system, or reused memory.
 
 On Linux with glibc, torch's CPU tensors come from ``malloc``. glibc serves a request above its
-mmap threshold (128 KiB at first, raised dynamically up to 32 MiB) with fresh pages mapped from
-the operating system, and returns them with ``munmap`` when the tensor is freed. The next tensor
-of that size gets fresh pages again, and the first write to each 4 KiB page costs a page fault
-in which the kernel zeroes the page. A kernel that allocates its output (``x.clone()``, every
-norm) then pays for the operating system as much as for its own work; ``out.copy_(x)`` into an
-existing tensor does not.
+mmap threshold (128 KiB at first, raised when such a block is freed, up to 32 MiB) with fresh
+pages mapped from the operating system, and returns them with ``munmap`` when the tensor is
+freed: above 32 MiB on every call, below it until the threshold has grown past the block. The
+next tensor of that size gets fresh pages again, and the first write to each 4 KiB page costs a
+page fault in which the kernel zeroes the page. A kernel that allocates its output
+(``x.clone()``, every norm) then pays for the operating system as much as for its own work;
+``out.copy_(x)`` into an existing tensor does not.
 
 :func:`reuse_freed_memory` tells glibc (``mallopt``, through ctypes) to serve every request from
 its heap and never hand freed memory back (``M_MMAP_MAX = 0``, a high ``M_TRIM_THRESHOLD``):
-after the first call of a kernel, its output reuses the memory of the previous output and no
-page faults remain. Raising ``M_MMAP_THRESHOLD`` does not do it for large tensors: glibc caps
+after the first call of a kernel, its output reuses the memory of the previous output and
+almost no page faults remain (heap fragmentation leaves a few). Raising ``M_MMAP_THRESHOLD`` does not do it for large tensors: glibc caps
 it at 32 MiB on 64-bit systems. In a process that has not started yet the same settings are
 the environment variables in :data:`GLIBC_ENV`. Other allocators differ:
 
-- macOS's malloc serves large blocks from the VM system as well, with no ``mallopt``;
-- Windows' heap reserves and commits large blocks with ``VirtualAlloc``;
-- jemalloc and tcmalloc (for example through ``LD_PRELOAD``) keep freed memory for reuse by
-  default and return it to the system later, so most calls already reuse memory.
+- jemalloc 5 (for example through ``LD_PRELOAD``) returns blocks of 8 MiB and more to the
+  system at once ("huge" allocations are purged eagerly) unless ``MALLOC_CONF`` sets
+  ``dirty_decay_ms:-1``; smaller blocks are reused;
+- macOS's malloc keeps a cache of freed large blocks (up to about 128 MiB on 64-bit systems,
+  by its source code) and reuses them by default;
+- tcmalloc and the Windows heap have their own policies (not measured for this book).
 
 A benchmark should therefore report which allocator setting it ran with, and measure its
 yardstick, ``copy_``, into memory that is already mapped.
@@ -90,10 +93,13 @@ def reuse_freed_memory() -> bool:
 
 
 def default_allocator() -> bool:
-    """Back to glibc's defaults: large blocks mapped fresh and unmapped when freed; True if done.
+    """Back to glibc's default limits: large blocks mapped fresh and unmapped when freed; True
+    if done.
 
-    (glibc's dynamic mmap threshold stays off once a setting was changed; the blocks this
-    function affects, above 32 MiB, are mapped fresh in any case.)
+    Not quite glibc's defaults: any ``mallopt`` call freezes the dynamic mmap threshold at
+    128 KiB, so afterwards blocks from 128 KiB to 32 MiB are mapped fresh on every call too,
+    where a fresh process would soon reuse them. Blocks above 32 MiB behave as in a fresh
+    process. For the exact defaults, time in a new process.
     """
     lib = glibc()
     if lib is None:
@@ -118,5 +124,5 @@ def allocator_note() -> str:
     if glibc() is None:
         return "not glibc: the platform's allocator, as configured"
     if _state["reusing"]:
-        return "glibc, freed memory reused (no page faults)"
+        return "glibc, freed memory reused"
     return "glibc defaults (large outputs get fresh pages)"

@@ -111,22 +111,24 @@ TARGETS: dict[tuple[str, str], float] = {
 }
 
 
-def two_read_limit(read_s: float, write_s: float, reads: int = 2) -> float:
+def two_read_limit(read_s: float, copy_s: float, reads: int = 2) -> float:
     """The least time of a kernel that reads a tensor ``reads`` times and writes it once, as a
-    multiple of a copy, from the measured time of one read (``x.sum()``) and of one write
-    (``out.fill_``): (reads * read + write) / (read + write).
+    multiple of a copy, from the measured time of one read (``x.sum()``) and of the copy
+    (``out.copy_(x)``): (copy + (reads - 1) * read) / copy. It adds the extra reads to the
+    copy instead of assuming what a write costs.
 
-    On a CPU whose stores first read each cache line (write-allocate), a write costs about as
-    much as a read and a write, so the two-read limit falls from 1.5 towards 4/3.
+    On a CPU whose stores first read each cache line (write-allocate), a copy moves about three
+    transfers for two useful ones, a read about one: the two-read limit falls from 1.5 towards
+    4/3.
 
     Example:
 
-    >>> two_read_limit(1.0, 1.0)  # a write as costly as a read
+    >>> two_read_limit(1.0, 2.0)  # a copy as costly as a read and a write of the same cost
     1.5
-    >>> round(two_read_limit(1.0, 2.0), 3)  # write-allocate: a write costs two transfers
+    >>> round(two_read_limit(1.0, 3.0), 3)  # write-allocate: a copy costs three transfers
     1.333
     """
-    return (reads * read_s + write_s) / (read_s + write_s)
+    return (copy_s + (reads - 1) * read_s) / copy_s
 
 
 # Half-precision kernels may compute y = x * a + b in half precision: its rounding error is

@@ -99,11 +99,11 @@ def batch_norm_rows(
     squared deviations $M_{nc}$ of every row of $k = H W$ values (two passes over a row that
     sits in the first-level cache), then, per channel, Chan's merge of the $N$ rows:
 
-    $\mu_c = rac1N \sum_n m_{nc}$,
-    $\sigma^2_c = rac{1}{N k}igl(\sum_n M_{nc} + k \sum_n (m_{nc} - \mu_c)^2igr)$.
+    $\mu_c = \frac1N \sum_n m_{nc}$,
+    $\sigma^2_c = \frac{1}{N k}\bigl(\sum_n M_{nc} + k \sum_n (m_{nc} - \mu_c)^2\bigr)$.
 
     A compiled version streams x once for the statistics and once for $y = x\,a + b$, with
-    $a = \gamma / \sqrt{\sigma^2 + \epsilon}$ and $b = eta - \mu\,a$ per channel.
+    $a = \gamma / \sqrt{\sigma^2 + \epsilon}$ and $b = \beta - \mu\,a$ per channel.
 
     Example:
 
@@ -173,10 +173,10 @@ def batch_norm_backward_rows(
 
     grad_y, x: (N, C, *) contiguous; mean, rstd (the saved $1/\sqrt{\sigma^2+\epsilon}$),
     weight: (C,). With $\hat x = (x - \mu)\,r$:
-    $\partial L/\partialeta = \sum \partial L/\partial y$,
+    $\partial L/\partial\beta = \sum \partial L/\partial y$,
     $\partial L/\partial\gamma = \sum \partial L/\partial y\,\hat x$ (sums over N and *), and
-    $\partial L/\partial x = \gamma r\,igl(\partial L/\partial y - (\partial L/\partialeta
-    + \hat x\,\partial L/\partial\gamma)/nigr)$, the formula of
+    $\partial L/\partial x = \gamma r\,\bigl(\partial L/\partial y - (\partial L/\partial\beta
+    + \hat x\,\partial L/\partial\gamma)/n\bigr)$, the formula of
     :func:`normhelpers.backward.normalize_backward` with $g = \gamma\,\partial L/\partial y$.
     The two sums are taken row by row (contiguous rows of H*W values), then over the batch,
     as in :func:`batch_norm_rows`: memory sees x and the upstream gradient read twice (once
@@ -215,7 +215,7 @@ def layer_norm_backward(
 
     grad_y, x: (*, D); mean, rstd: (*, 1), the saved statistics of each row; weight: (D,).
     With $g = \gamma\,\partial L/\partial y$ and $\hat x = (x - \mu)\,r$, each row's
-    $\partial L/\partial x = r\,(g - ar g - \hat x\,\overline{g \hat x})$ (means over the
+    $\partial L/\partial x = r\,(g - \bar g - \hat x\,\overline{g \hat x})$ (means over the
     row), the formula of :func:`normhelpers.backward.normalize_backward`; the weight and bias
     gradients are sums over all rows. A compiled version reads each row of x and of the
     upstream gradient once from memory and writes dL/dx once.

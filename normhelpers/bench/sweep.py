@@ -214,7 +214,9 @@ def plot_sweep(
     # matplotlib's tab10 without its grey, which marks ``sum``
     palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
     palette += ["#bcbd22", "#17becf"]
-    others = [n for n in names if n not in ("copy_", "sum")]
+    # one colour per kernel, the same in every panel: its place in SWEEP_KERNELS
+    others = [n for n in SWEEP_KERNELS if n not in ("copy_", "sum")]
+    others += [n for n in names if n not in others and n not in ("copy_", "sum")]
     for name in names:
         mine = sorted((r for r in rows if r.kernel == name), key=lambda r: r.kib)
         if name in ("copy_", "sum"):  # the yardstick and the plain read: black, grey
