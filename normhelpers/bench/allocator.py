@@ -9,12 +9,13 @@ page fault in which the kernel zeroes the page. A kernel that allocates its outp
 (``x.clone()``, every norm) then pays for the operating system as much as for its own work;
 ``out.copy_(x)`` into an existing tensor does not.
 
-:func:`reuse_freed_memory` tells glibc (``mallopt``, through ctypes) to serve every request from
-its heap and never hand freed memory back (``M_MMAP_MAX = 0``, a high ``M_TRIM_THRESHOLD``):
-after the first call of a kernel, its output reuses the memory of the previous output and
-almost no page faults remain (heap fragmentation leaves a few). Raising ``M_MMAP_THRESHOLD`` does not do it for large tensors: glibc caps
-it at 32 MiB on 64-bit systems. In a process that has not started yet the same settings are
-the environment variables in :data:`GLIBC_ENV`. Other allocators differ:
+:func:`reuse_freed_memory` tells glibc (``mallopt``, through ctypes) to serve every request
+from its heap and never hand freed memory back (``M_MMAP_MAX = 0``, a high
+``M_TRIM_THRESHOLD``): after the first call of a kernel, its output reuses the memory of the
+previous output and almost no page faults remain (heap fragmentation leaves a few). Raising
+``M_MMAP_THRESHOLD`` does not do it for large tensors: glibc caps it at 32 MiB on 64-bit
+systems. In a process that has not started yet the same settings are the environment variables
+in :data:`GLIBC_ENV`. Other allocators differ:
 
 - jemalloc 5 (for example through ``LD_PRELOAD``) returns blocks of 8 MiB and more to the
   system at once ("huge" allocations are purged eagerly) unless ``MALLOC_CONF`` sets
