@@ -42,7 +42,7 @@ def test_no_block_scrolls_horizontally(browser: object, server: str, path: str) 
     page.set_viewport_size({"width": WIDTH, "height": 900})
     page.evaluate(OPEN_EVERYTHING)
     page.wait_for_function("() => !window.MathJax || !MathJax.startup || MathJax.startup.promise")
-    page.wait_for_timeout(800)  # MathJax typesets the opened sections
+    page.wait_for_timeout(300)  # the opened sections lay out
     wide = page.evaluate(SCROLLING, BLOCKS)
     page.close()
     assert wide == [], f"{path}: {len(wide)} blocks scroll sideways at {WIDTH} px:\n" + "\n".join(
