@@ -25,12 +25,12 @@ NBVAL_PORTABLE_TIMINGS ?= _build/nbval_timings_portable.json
 
 .PHONY: help setup book test lint format typecheck unit doctest nbval nbval-portable nbval-matrix \
   strict-book browser browser-deps notebooks lab serve bench clean exercises tag-solutions \
-  install-cells test-bare-env strict-book-bare-env
+  install-cells test-bare-env strict-book-bare-env nbval-portable-and-browser
 
 help:
 	@echo "make book            build the website into _build/html"
-	@echo "make test            lint, typecheck, unit, nbval, nbval-portable, strict-book and"
-	@echo "                     test-bare-env (side by side), browser"
+	@echo "make test            lint, typecheck, unit, nbval, strict-book and test-bare-env (side"
+	@echo "                     by side), nbval-portable and browser (side by side)"
 	@echo "make lint            ruff check (normhelpers, tests, tools, notebooks), ruff format --check"
 	@echo "make format          ruff format normhelpers tests tools (rewrites files)"
 	@echo "make typecheck       mypy on normhelpers"
@@ -178,8 +178,20 @@ strict-book-bare-env: $(STAMP)
 	wait $$bare; bare_status=$$?; echo "test-bare-env:"; cat _build/bare_env.log; \
 	[ $$book = 0 ] && [ $$bare_status = 0 ]
 
-# lint and typecheck first (fast), then the slower runs; the two nbval runs one after the other
-test: lint typecheck unit nbval nbval-portable strict-book-bare-env browser
+# the portable nbval run (no time budgets) and the browser tests side by side: they use
+# different resources (a kernel each; Chromium), and together they take as long as one of them
+nbval-portable-and-browser: $(STAMP)
+	@mkdir -p _build
+	@$(MAKE) --no-print-directory nbval-portable >_build/nbval_portable.log 2>&1 & portable=$$!; \
+	$(MAKE) --no-print-directory browser; browser=$$?; \
+	wait $$portable; portable_status=$$?; echo "nbval-portable:"; \
+	if [ $$portable_status = 0 ]; then tail -n 3 _build/nbval_portable.log; \
+	else cat _build/nbval_portable.log; fi; \
+	[ $$browser = 0 ] && [ $$portable_status = 0 ]
+
+# lint and typecheck first (fast), then the slower runs; nbval (with its time budgets) alone,
+# the portable nbval run beside the browser tests
+test: lint typecheck unit nbval strict-book-bare-env nbval-portable-and-browser
 
 # each notebook in a fresh kernel, in place; no cell timestamps in the stored notebooks, the
 # times go to $(TIMINGS) (read by the Environment page)
