@@ -40,6 +40,8 @@ help:
 	@echo "make nbval           re-run every notebook against its outputs, with time budgets"
 	@echo "                     (per-notebook times in $(NBVAL_TIMINGS))"
 	@echo "make nbval-portable  the same with PyTorch's plain kernels and 4 threads, no budgets"
+	@echo "make nbval-portable-and-browser"
+	@echo "                     nbval-portable and browser side by side (as make test runs them)"
 	@echo "make nbval-matrix    nbval for ATEN_CPU_CAPABILITY default/avx2/unset x 1/4 threads"
 	@echo "make strict-book     build the book with warnings as errors"
 	@echo "make browser         browser tests of the built site and of a chapter in JupyterLab"
