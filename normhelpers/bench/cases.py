@@ -371,7 +371,7 @@ def backward_cases(
                 fn = torch.compile(_SCRATCH_BACKWARD[fwd], dynamic=False)
                 fn(dy, x, mean, rstd, w)
             except Exception as err:  # no working compiler here
-                notes.append(f"compile unavailable: {_first_line(err)}")
+                notes.append(f"compile unavailable: {first_line(err)}")
                 continue
         else:
             continue
@@ -382,7 +382,8 @@ def backward_cases(
     return cases
 
 
-def _first_line(err: Exception) -> str:
+def first_line(err: Exception) -> str:
+    """``Type: message``, first line only, at most 200 characters: a one-line reason."""
     return f"{type(err).__name__}: {err}".splitlines()[0][:200]
 
 
@@ -415,7 +416,7 @@ def norm_cases(
         except Exception as err:  # any failure to compile means: no working compiler here
             if not compiled:
                 raise
-            notes.append(f"compile unavailable: {_first_line(err)}")
+            notes.append(f"compile unavailable: {first_line(err)}")
             continue
         diff, ok = within_tolerance(out, ref, dtype)
         cases.append(Case(op, impl, shape, functools.partial(fn, x, w, b), diff, ok))

@@ -122,6 +122,36 @@ def format_table(report: Report) -> str:
     return "\n".join(lines)
 
 
+_CONVERT: dict[str, Callable[[str], Any]] = {
+    "float": float,
+    "int": int,
+    "bool": lambda s: s == "True",  # write_rows writes True or False
+}  # the dataclasses' annotations are strings (postponed)
+
+
+def write_rows(rows: Sequence[Any], path: str | Path, cls: type, digits: int = 6) -> None:
+    """Rows of the dataclass ``cls`` to a CSV file: a header line of its fields, floats to
+    ``digits`` significant digits. Used for the benchmark's rows and the sweep's."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=[fl.name for fl in fields(cls)])
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {
+                    k: (f"{v:.{digits}g}" if isinstance(v, float) else v)
+                    for k, v in asdict(row).items()
+                }
+            )
+
+
+def read_rows(cls: type, path: str | Path) -> list[Any]:
+    """Rows written by :func:`write_rows`, as instances of the dataclass ``cls``."""
+    types = {fl.name: _CONVERT.get(str(fl.type), str) for fl in fields(cls)}
+    with open(path, newline="", encoding="utf-8") as f:
+        return [cls(**{k: types[k](v) for k, v in rec.items()}) for rec in csv.DictReader(f)]
+
+
 def write_csv(rows: Sequence[Row], path: str | Path) -> None:
     """Write the rows with the columns of :data:`CSV_COLUMNS` (one header line).
 
@@ -135,14 +165,7 @@ def write_csv(rows: Sequence[Row], path: str | Path) -> None:
     >>> path.read_text().splitlines()[0].split(",")[:3]
     ['device', 'threads', 'torch']
     """
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(
-                {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in asdict(row).items()}
-            )
+    write_rows(rows, path, Row, digits=6)
 
 
 def read_csv(path: str | Path) -> list[Row]:
@@ -158,11 +181,4 @@ def read_csv(path: str | Path) -> list[Row]:
     >>> read_csv(path) == [row]
     True
     """
-    convert: dict[str, Callable[[str], Any]] = {
-        "float": float,
-        "int": int,
-        "bool": lambda s: s == "True",  # write_csv writes True or False
-    }  # the annotations are strings (postponed)
-    types = {f.name: convert.get(str(f.type), str) for f in fields(Row)}
-    with open(path, newline="", encoding="utf-8") as f:
-        return [Row(**{k: types[k](v) for k, v in rec.items()}) for rec in csv.DictReader(f)]
+    return read_rows(Row, path)

@@ -19,6 +19,7 @@ from normhelpers.bench.cases import (
     Case,
     backward_cases,
     baseline_cases,
+    first_line,
     norm_cases,
 )
 from normhelpers.bench.report import Report, Row, device_name
@@ -142,7 +143,7 @@ def compiler_note() -> str | None:
     try:
         torch.compile(_double_plus_one, dynamic=False)(torch.ones(4))
     except Exception as err:  # any failure to compile means: no working compiler here
-        return f"compile unavailable: {f'{type(err).__name__}: {err}'.splitlines()[0][:200]}"
+        return f"compile unavailable: {first_line(err)}"
     return None
 
 

@@ -12,10 +12,9 @@ with memory reused (:func:`normhelpers.bench.allocator.reuse_freed_memory`), and
 
 from __future__ import annotations
 
-import csv
 import datetime
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +25,7 @@ from torch import Tensor
 import normhelpers.functional as NF
 from normhelpers.bench import allocator, kernels
 from normhelpers.bench.cases import EPS, GROUPS, make_inputs
-from normhelpers.bench.report import device_name
+from normhelpers.bench.report import device_name, read_rows, write_rows
 from normhelpers.bench.timing import time_interleaved
 
 if TYPE_CHECKING:
@@ -158,15 +157,7 @@ def sweep(
 
 def write_sweep_csv(rows: Sequence[SweepRow], path: str | Path) -> None:
     """Write the rows, one header line (the fields of :class:`SweepRow`)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    names = [f.name for f in fields(SweepRow)]
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=names)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(
-                {k: (f"{v:.5g}" if isinstance(v, float) else v) for k, v in asdict(row).items()}
-            )
+    write_rows(rows, path, SweepRow, digits=5)
 
 
 def read_sweep_csv(path: str | Path) -> list[SweepRow]:
@@ -181,12 +172,7 @@ def read_sweep_csv(path: str | Path) -> list[SweepRow]:
     >>> read_sweep_csv(path) == [row]
     True
     """
-    kinds = {"threads": int, "kib": int, "ns_per_element": float, "iqr_ns": float}
-    with open(path, newline="", encoding="utf-8") as f:
-        return [
-            SweepRow(**{k: kinds.get(k, str)(v) for k, v in rec.items()})
-            for rec in csv.DictReader(f)
-        ]
+    return read_rows(SweepRow, path)
 
 
 def plot_sweep(
