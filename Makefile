@@ -25,10 +25,11 @@ NBVAL_PORTABLE_TIMINGS ?= _build/nbval_timings_portable.json
 
 .PHONY: help setup book test lint format typecheck unit doctest nbval nbval-portable nbval-matrix \
   strict-book browser browser-deps notebooks lab serve bench clean exercises tag-solutions \
-  install-cells test-bare-env strict-book-bare-env nbval-portable-and-browser
+  install-cells test-bare-env strict-book-bare-env nbval-portable-and-browser i18n-update \
+  i18n-check strict-book-zh
 
 help:
-	@echo "make book            build the website into _build/html"
+	@echo "make book            build the website into _build/html (English) and _build/html/zh"
 	@echo "make test            lint, typecheck, unit, nbval, strict-book and test-bare-env (side"
 	@echo "                     by side), nbval-portable and browser (side by side)"
 	@echo "make lint            ruff check (normhelpers, tests, tools, notebooks), ruff format --check"
@@ -44,11 +45,15 @@ help:
 	@echo "                     nbval-portable and browser side by side (as make test runs them)"
 	@echo "make nbval-matrix    nbval for ATEN_CPU_CAPABILITY default/avx2/unset x 1/4 threads"
 	@echo "make strict-book     build the book with warnings as errors"
+	@echo "make strict-book-zh  the same for the Chinese edition (into _build/html/zh)"
+	@echo "make i18n-update     re-extract the English messages, update locales/zh_CN (new, fuzzy)"
+	@echo "make i18n-check      fail if a message of the Chinese edition is untranslated or fuzzy"
 	@echo "make browser         browser tests of the built site and of a chapter in JupyterLab"
 	@echo "                     (Debian/Ubuntu: installs Chromium if missing; elsewhere set CHROMIUM)"
 	@echo "make browser-deps    Debian/Ubuntu only: apt-get install chromium and a CJK font"
 	@echo "make test-bare-env   run a chapter in a fresh venv without normhelpers (its install cell)"
-	@echo "make strict-book-bare-env  strict-book and test-bare-env side by side (as make test)"
+	@echo "make strict-book-bare-env  strict-book, i18n-check and strict-book-zh next to"
+	@echo "                     test-bare-env (as make test)"
 	@echo "make exercises       write each chapter's exercise notebook into _build/exercises"
 	@echo "make tag-solutions   tag the code cells of every solution 'solution' (rewrites chapters)"
 	@echo "make install-cells   write the guarded install cell into every chapter (rewrites them)"
@@ -76,6 +81,7 @@ setup: $(STAMP)
 
 book: $(STAMP) exercises
 	$(BIN)/jupyter-book build .
+	$(PY) tools/i18n.py build
 	@echo
 	@echo "The book is in _build/html. Open _build/html/index.html in a browser,"
 	@echo "or run 'make serve' and visit http://127.0.0.1:8000"
@@ -153,6 +159,17 @@ nbval-matrix: $(STAMP)
 strict-book: $(STAMP)
 	$(BIN)/jupyter-book build $(BOOK_DIR) -W -n --keep-going
 
+# the Chinese edition (CONTRIBUTING.md, "The Chinese edition"): locales/zh_CN holds one gettext
+# catalog per page; the check fails on an untranslated, fuzzy, missing or stale message
+i18n-update: $(STAMP)
+	$(PY) tools/i18n.py update
+
+i18n-check: $(STAMP)
+	$(PY) tools/i18n.py check
+
+strict-book-zh: $(STAMP)
+	$(PY) tools/i18n.py build -W
+
 # Debian's Chromium for the browser test (never a browser downloaded by a test tool),
 # and a CJK font so that the glossary's Chinese terms render in screenshots.
 BROWSER_PACKAGES := chromium fonts-wqy-zenhei
@@ -172,13 +189,16 @@ browser: $(STAMP) browser-deps
 	$(PY) -m pytest tests/browser -p no:cacheprovider
 
 # the bare-environment run mostly waits on pip and the disk (about 45 s of CPU in 3 minutes), so
-# it runs next to the strict build, which uses one core; each one's output is shown, both must pass
+# it runs next to the strict builds (English, then the catalogs' check and the Chinese edition),
+# which use one core; each one's output is shown, all must pass
 strict-book-bare-env: $(STAMP)
 	@mkdir -p _build
 	@$(PY) tools/run_bare_env.py $(BARE_CHAPTER) >_build/bare_env.log 2>&1 & bare=$$!; \
 	$(BIN)/jupyter-book build $(BOOK_DIR) -W -n --keep-going; book=$$?; \
+	$(PY) tools/i18n.py check; check=$$?; \
+	$(PY) tools/i18n.py build -W; zh=$$?; \
 	wait $$bare; bare_status=$$?; echo "test-bare-env:"; cat _build/bare_env.log; \
-	[ $$book = 0 ] && [ $$bare_status = 0 ]
+	[ $$book = 0 ] && [ $$check = 0 ] && [ $$zh = 0 ] && [ $$bare_status = 0 ]
 
 # the portable nbval run (no time budgets) and the browser tests side by side: they use
 # different resources (a kernel each; Chromium), and together they take as long as one of them

@@ -71,3 +71,24 @@ def test_backward_cases_agree_with_float64_autograd(op: str) -> None:
     assert [c.impl for c in found] == ["torch"] and found[0].output_ok
     dx, dw, db = found[0].call()
     assert dx.shape == shape and dw.shape == db.shape
+
+
+@pytest.mark.parametrize("wrong", ["dweight", "dbias"])
+def test_a_wrong_weight_or_bias_gradient_is_caught(
+    wrong: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dx right, dweight or dbias off by 1%: the case is kept but marked wrong."""
+    aten = torch.ops.aten
+
+    def backward(dy, x, mean, rstd, w):  # type: ignore[no-untyped-def]
+        dx, dw, db = aten.native_layer_norm_backward(
+            dy, x, [x.shape[-1]], mean, rstd, w, torch.zeros_like(w), [True, True, True]
+        )
+        return (dx, dw * 1.01, db) if wrong == "dweight" else (dx, dw, db * 1.01)
+
+    monkeypatch.setattr(cases, "_torch_backward", lambda op: backward)
+    shape = bench.SHAPES[("cpu", "tiny")]["nlp"]
+    found = cases.backward_cases(
+        "layer_norm_backward", ["torch"], shape, torch.float32, torch.device("cpu"), []
+    )
+    assert not found[0].output_ok

@@ -81,6 +81,14 @@ def test_title_match_is_a_prefix_and_ignores_case() -> None:
     assert going_deeper.fold_going_deeper(tree) == 0
 
 
+def test_the_chinese_heading_folds_too() -> None:
+    """The Chinese catalogs translate "Going deeper:" as "深入一步：" (CONTRIBUTING.md)."""
+    title = "深入一步：海森矩阵"
+    tree = publish_doctree(RST.replace("Going deeper: the Hessian", title))
+    assert going_deeper.fold_going_deeper(tree) == 1
+    assert "going-deeper" in _sections(tree)[title]["classes"]
+
+
 def test_extension_is_registered() -> None:
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert config["sphinx"]["local_extensions"].get("going_deeper") == "book/_ext"

@@ -1,7 +1,7 @@
 """The Chinese edition: extract the messages, update the catalogs, check them, build the site.
 
     python tools/i18n.py pot       # the English messages: _build/i18n/gettext/book/*.pot
-    python tools/i18n.py update    # pot, then sphinx-intl update: locales/zh_CN/LC_MESSAGES/book/*.po
+    python tools/i18n.py update    # pot, then sphinx-intl update: locales/zh_CN/.../book/*.po
     python tools/i18n.py check     # exit 1 if a message is untranslated, fuzzy or left over
     python tools/i18n.py build [-W]  # the Chinese site into _build/html/zh (after the English one)
 
@@ -45,8 +45,18 @@ def pot() -> list[Path]:
     if POT.exists():
         shutil.rmtree(POT)
     subprocess.run(
-        [*JB, "build", str(ROOT), "--path-output", str(WORK / "pot"), "--builder", "custom",
-         "--custom-builder", "gettext", "-q"],
+        [
+            *JB,
+            "build",
+            str(ROOT),
+            "--path-output",
+            str(WORK / "pot"),
+            "--builder",
+            "custom",
+            "--custom-builder",
+            "gettext",
+            "-q",
+        ],
         check=True,
     )
     shutil.move(WORK / "pot" / "_build" / "gettext", POT)
@@ -59,8 +69,20 @@ def update() -> None:
     """Bring the catalogs up to date with the English text (``sphinx-intl update``)."""
     pot()
     subprocess.run(
-        [sys.executable, "-m", "sphinx_intl", "update", "-p", str(POT), "-l", LANG,
-         "-d", str(LOCALES), "-w", "96"],
+        [
+            sys.executable,
+            "-m",
+            "sphinx_intl",
+            "update",
+            "-p",
+            str(POT),
+            "-l",
+            LANG,
+            "-d",
+            str(LOCALES),
+            "-w",
+            "96",
+        ],
         check=True,
     )
 
@@ -83,8 +105,12 @@ def problems(pots: list[Path]) -> list[str]:
         empty = sorted(i for i in wanted if i in have and not have[i].string)
         fuzzy = sorted(i for i in wanted if i in have and have[i].fuzzy)
         stale = sorted(i for i in have if i not in wanted)
-        for what, ids in [("not in the catalog", missing), ("untranslated", empty),
-                          ("fuzzy", fuzzy), ("no longer in the English text", stale)]:
+        for what, ids in [
+            ("not in the catalog", missing),
+            ("untranslated", empty),
+            ("fuzzy", fuzzy),
+            ("no longer in the English text", stale),
+        ]:
             if ids:
                 first = str(ids[0]).replace("\n", " ")[:70]
                 out.append(f"{name}: {len(ids)} {what}, e.g. {first!r}")
@@ -100,8 +126,11 @@ def check() -> int:
     for line in found:
         print(line, file=sys.stderr)
     if found:
-        print("fix: python tools/i18n.py update, then translate what it reports "
-              "(CONTRIBUTING.md, 'The Chinese edition')", file=sys.stderr)
+        print(
+            "fix: python tools/i18n.py update, then translate what it reports "
+            "(CONTRIBUTING.md, 'The Chinese edition')",
+            file=sys.stderr,
+        )
         return 1
     print(f"every message of {len(list(POT.rglob('*.pot')))} pages is translated")
     return 0
@@ -113,7 +142,13 @@ def build(strict: bool) -> int:
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     config["title"] = "归一化层，一步一步"
     sphinx = config.setdefault("sphinx", {})
-    sphinx.setdefault("config", {})["language"] = LANG
+    settings = sphinx.setdefault("config", {})
+    settings["language"] = LANG
+    # texts that extensions write themselves (Sphinx and the theme bring their own Chinese)
+    settings["togglebutton_hint"] = "点击展开"
+    settings["togglebutton_hint_hide"] = "点击收起"
+    settings["nb_code_prompt_show"] = "显示代码单元"
+    settings["nb_code_prompt_hide"] = "隐藏代码单元"
     # Jupyter Book finds local extensions relative to the config file, which is elsewhere now
     sphinx["local_extensions"] = {
         name: str(ROOT / path) for name, path in sphinx.get("local_extensions", {}).items()
@@ -121,8 +156,15 @@ def build(strict: bool) -> int:
     WORK.mkdir(parents=True, exist_ok=True)
     path_config = WORK / "_config_zh.yml"
     path_config.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    args = [*JB, "build", str(ROOT), "--config", str(path_config), "--path-output",
-            str(WORK / "zh")]
+    args = [
+        *JB,
+        "build",
+        str(ROOT),
+        "--config",
+        str(path_config),
+        "--path-output",
+        str(WORK / "zh"),
+    ]
     if strict:
         args += ["-W", "-n", "--keep-going"]
     done = subprocess.run(args)

@@ -8,6 +8,9 @@ in a container with the class ``toggle``, which sphinx-togglebutton turns into a
 "Going deeper" badge (class ``going-deeper``, styled in ``_static/custom.css``). In the
 notebook nothing changes: the section is plain Markdown and stays visible.
 
+The Chinese edition translates the heading before this transform runs (Sphinx applies the
+catalogs while it reads a page), so its prefix "深入一步" marks the section there.
+
 The transform runs after Sphinx has collected the table of contents and the section
 numbers, so folded sections keep their numbers, anchors and entries in the page's
 contents.
@@ -18,16 +21,16 @@ from __future__ import annotations
 from docutils import nodes
 from sphinx.application import Sphinx
 
-PREFIX = "going deeper"
+PREFIXES = ("going deeper", "深入一步")  # English; the Chinese edition
 SECTION_CLASS = "going-deeper"
 BODY_CLASSES = ("toggle", "going-deeper-body")
 
 
 def is_going_deeper(section: nodes.section) -> bool:
-    """True when the section's title starts with "Going deeper" (any case)."""
+    """True when the section's title starts with "Going deeper" (any case) or "深入一步"."""
     if not section.children or not isinstance(section[0], nodes.title):
         return False
-    return section[0].astext().strip().lower().startswith(PREFIX)
+    return section[0].astext().strip().lower().startswith(PREFIXES)
 
 
 def fold_going_deeper(doctree: nodes.Node) -> int:

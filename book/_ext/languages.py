@@ -50,8 +50,9 @@ def _link(app: Sphinx, pagename: str, templatename: str, context: dict, doctree:
     chinese = is_chinese(app)
     label, lang = ("English", "en") if chinese else ("中文", "zh-CN")
     title = "Read this page in English" if chinese else "阅读本页的中文版"
+    href = twin_href(pagename, chinese)
     link = (
-        f'<div class="language-switch"><a class="language-twin" href="{twin_href(pagename, chinese)}"'
+        f'<div class="language-switch"><a class="language-twin" href="{href}"'
         f' hreflang="{lang}" lang="{lang}" title="{title}">{label}</a></div>'
     )
     context["body"] = link + context["body"]

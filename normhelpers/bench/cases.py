@@ -268,6 +268,20 @@ def within_tolerance(out: Tensor, ref: Tensor, dtype: torch.dtype) -> tuple[floa
     return diff.max().item(), bool((diff <= atol + rtol * ref.abs()).all())
 
 
+# A sum over many positions (the weight's and the bias's gradient) in float32 or lower
+# precision: its error grows with the number of terms, so it is measured against the largest
+# entry of the float64 result. 1e-4 for float32 is 1000 units of round-off (2**-23 ~ 1.2e-7).
+_REDUCTION_RTOL: dict[torch.dtype, float] = {torch.float64: 1e-10, torch.float32: 1e-4}
+
+
+def reduction_within_tolerance(out: Tensor, ref: Tensor, dtype: torch.dtype) -> bool:
+    """Whether max |out - ref| <= rtol * max |ref| (ref in float64; rtol 1e-4 for float32,
+    5e-2 for a 16-bit dtype)."""
+    rtol = _REDUCTION_RTOL.get(dtype, 5e-2)
+    scale = ref.abs().max().item()
+    return (out.double() - ref.to(out.device)).abs().max().item() <= rtol * scale
+
+
 def check(out: Tensor, ref: Tensor, dtype: torch.dtype, label: str) -> float:
     """Max |out - ref|; raise RuntimeError unless :func:`within_tolerance`."""
     diff, ok = within_tolerance(out, ref, dtype)
@@ -352,15 +366,18 @@ def backward_cases(
 
     ``torch``: aten's backward kernel, eagerly; ``scratch+compile``: the formula of
     :mod:`normhelpers.backward`, written for a compiler (:mod:`~normhelpers.bench.kernels`),
-    compiled. dx is checked against autograd in float64.
+    compiled. All three gradients are checked against autograd in float64: dx element by
+    element (:func:`within_tolerance`), dweight and dbias, sums over every position of a
+    channel or feature, relative to their largest entry (:func:`reduction_within_tolerance`).
+    A case that misses either is kept with ``output_ok=False``; its ``diff`` is dx's.
     """
     fwd = BACKWARD[op]
     x, w, b = make_inputs(fwd, shape, dtype, device)
     gen = torch.Generator().manual_seed(1)
     dy = torch.randn(shape, generator=gen).to(device, dtype)
-    x64 = x.double().requires_grad_()
-    (ref,) = torch.autograd.grad(_CALLS[fwd](F, x64, w.double(), b.double()), x64, dy.double())
-    ref = ref.float()
+    x64, w64, b64 = (t.double().requires_grad_() for t in (x, w, b))
+    refs = torch.autograd.grad(_CALLS[fwd](F, x64, w64, b64), (x64, w64, b64), dy.double())
+    ref = refs[0].float()
     mean, rstd = _saved_stats(fwd, x)
     cases = []
     for impl in impls:
@@ -375,8 +392,11 @@ def backward_cases(
                 continue
         else:
             continue
-        out = fn(dy, x, mean, rstd, w)[0]
-        diff, ok = within_tolerance(out, ref, dtype)
+        dx, dw, db = fn(dy, x, mean, rstd, w)
+        diff, ok = within_tolerance(dx, ref, dtype)
+        ok = ok and all(
+            reduction_within_tolerance(g, r, dtype) for g, r in zip((dw, db), refs[1:], strict=True)
+        )
         call = functools.partial(fn, dy, x, mean, rstd, w)
         cases.append(Case(op, impl, shape, call, diff, ok))
     return cases

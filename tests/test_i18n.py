@@ -1,0 +1,114 @@
+"""The Chinese edition's machinery without a build: the catalog check (tools/i18n.py) on tiny
+catalogs, the twin-page links (book/_ext/languages.py), and the fixed phrases the site needs."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po, write_po
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOGS = ROOT / "locales" / "zh_CN" / "LC_MESSAGES" / "book"
+
+
+def _load(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+i18n = _load("i18n", ROOT / "tools" / "i18n.py")
+languages = _load("languages", ROOT / "book" / "_ext" / "languages.py")
+
+
+def _write(path: Path, messages: dict[str, str], fuzzy: frozenset[str] = frozenset()) -> None:
+    catalog = Catalog(locale="zh_CN")
+    for msgid, msgstr in messages.items():
+        catalog.add(msgid, msgstr, flags=["fuzzy"] if msgid in fuzzy else [])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        write_po(f, catalog)
+
+
+@pytest.fixture
+def dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    pot, po = tmp_path / "gettext", tmp_path / "locales"
+    monkeypatch.setattr(i18n, "POT", pot)
+    monkeypatch.setattr(i18n, "CATALOGS", po)
+    return pot, po
+
+
+def test_a_complete_catalog_passes(dirs: tuple[Path, Path]) -> None:
+    pot, po = dirs
+    _write(pot / "book" / "a.pot", {"Hello": "", "World": ""})
+    _write(po / "book" / "a.po", {"Hello": "你好", "World": "世界"})
+    assert i18n.problems(sorted(pot.rglob("*.pot"))) == []
+
+
+@pytest.mark.parametrize(
+    ("catalog", "fuzzy", "complaint"),
+    [
+        ({"Hello": "你好"}, frozenset(), "1 not in the catalog"),
+        ({"Hello": "你好", "World": ""}, frozenset(), "1 untranslated"),
+        ({"Hello": "你好", "World": "世界"}, frozenset({"World"}), "1 fuzzy"),
+        ({"Hello": "你好", "World": "世界", "Gone": "走了"}, frozenset(), "1 no longer"),
+    ],
+)
+def test_every_kind_of_gap_is_reported(
+    dirs: tuple[Path, Path], catalog: dict[str, str], fuzzy: frozenset[str], complaint: str
+) -> None:
+    pot, po = dirs
+    _write(pot / "book" / "a.pot", {"Hello": "", "World": ""})
+    _write(po / "book" / "a.po", catalog, fuzzy)
+    found = i18n.problems(sorted(pot.rglob("*.pot")))
+    assert len(found) == 1 and complaint in found[0], found
+
+
+def test_a_missing_or_orphan_catalog_is_reported(dirs: tuple[Path, Path]) -> None:
+    pot, po = dirs
+    _write(pot / "book" / "a.pot", {"Hello": ""})
+    _write(po / "book" / "b.po", {"Hello": "你好"})
+    found = i18n.problems(sorted(pot.rglob("*.pot")))
+    assert any("book/a: no catalog" in line for line in found)
+    assert any("book/b: a catalog for a page that does not exist" in line for line in found)
+
+
+@pytest.mark.parametrize("page", ["index", "book/04_layernorm", "book/api"])
+def test_twin_links_lead_back(page: str) -> None:
+    """English page -> its Chinese twin -> back to the English page, as a browser resolves it."""
+    from posixpath import dirname, join, normpath
+
+    to_zh = languages.twin_href(page, chinese=False)
+    zh_page = normpath(join(dirname(page), to_zh))
+    assert zh_page == f"zh/{page}.html"
+    back = languages.twin_href(page, chinese=True)
+    assert normpath(join(dirname(zh_page), back)) == f"{page}.html"
+
+
+def _catalog(name: str) -> list[tuple[str, str]]:
+    with open(CATALOGS / f"{name}.po", "rb") as f:
+        return [(m.id, m.string) for m in read_po(f) if m.id]
+
+
+@pytest.mark.parametrize(
+    ("english", "chinese"),
+    [
+        ("Going deeper", "深入一步："),
+        ("Common mistake:", "常见错误："),
+        ("**Takeaway:", "**要点："),
+    ],
+)
+def test_the_phrases_the_site_needs_are_translated_alike(english: str, chinese: str) -> None:
+    """The site folds "深入一步" sections (book/_ext/going_deeper.py); the rest keeps one voice."""
+    pairs = [p for po in sorted(CATALOGS.glob("*.po")) for p in _catalog(po.stem)]
+    wrong = [i for i, s in pairs if i.startswith(english) and s and not s.startswith(chinese)]
+    assert wrong == [], f"{len(wrong)} messages, e.g. {wrong[:2]}"
+    assert any(i.startswith(english) for i, _ in pairs)
