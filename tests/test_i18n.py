@@ -101,7 +101,7 @@ def _catalog(name: str) -> list[tuple[str, str]]:
 @pytest.mark.parametrize(
     ("english", "chinese"),
     [
-        ("Going deeper", "深入一步："),
+        ("Going deeper", "深入一步"),
         ("Common mistake:", "常见错误："),
         ("**Takeaway:", "**要点："),
     ],

@@ -55,6 +55,7 @@ def pot() -> list[Path]:
             "custom",
             "--custom-builder",
             "gettext",
+            "--all",  # every page read again: a changed extension changes the messages too
             "-q",
         ],
         check=True,

@@ -8,12 +8,18 @@ catalogs, ``tools/i18n.py``). This extension adds what the translation machinery
   path from English, and back from Chinese);
 - the tag ``zh`` in the Chinese build, so that a page can hold a passage that only the Chinese
   edition shows (the terminology note of the introduction), in an ``{only} zh`` directive;
-- ``html_lang`` for the ``<html lang=...>`` attribute, so that a browser picks CJK fonts.
+- the titles of exercises as messages: sphinx-exercise makes the title (``{exercise} Bytes of
+  GroupNorm``) a node without a source, which Sphinx's translation skips; a transform that runs
+  before the translation gives it its source, so it is translated. The gettext builder reads
+  messages only after sphinx-exercise has rebuilt the title (a post-transform), so the titles
+  are recorded when the page is read and added to its catalog when it is written.
 """
 
 from __future__ import annotations
 
+from docutils import nodes
 from sphinx.application import Sphinx
+from sphinx.transforms import SphinxTransform
 
 ZH = "zh_CN"
 PREFIX = "zh"  # the Chinese edition's folder inside the English site
@@ -58,7 +64,53 @@ def _link(app: Sphinx, pagename: str, templatename: str, context: dict, doctree:
     context["body"] = link + context["body"]
 
 
+class ExerciseTitlesAreMessages(SphinxTransform):
+    """Give every exercise's subtitle (the text after "Exercise N") a source and a raw source,
+    before Sphinx's Locale transform (priority 20) extracts or translates messages."""
+
+    default_priority = 10
+
+    def apply(self, **kwargs: object) -> None:
+        for node in self.document.findall(nodes.subtitle):
+            if node.source or "exercise" not in type(node).__name__:
+                continue
+            exercise = node.parent.parent if node.parent is not None else None
+            node.source = node.source or (exercise.source if exercise is not None else None)
+            node.source = node.source or self.document["source"]
+            node.line = node.line or (exercise.line if exercise is not None else None)
+            node.rawsource = node.rawsource or node.astext()
+
+
+def _record_exercise_titles(app: Sphinx, doctree: nodes.document) -> None:
+    titles = [
+        (node.rawsource, node.source, node.line)
+        for node in doctree.findall(nodes.subtitle)
+        if "exercise" in type(node).__name__ and node.rawsource
+    ]
+    _exercise_titles(app.env)[app.env.docname] = titles
+
+
+def _exercise_titles(env: object) -> dict[str, list[tuple[str, str, int]]]:
+    if not hasattr(env, "normbook_exercise_titles"):
+        env.normbook_exercise_titles = {}  # type: ignore[attr-defined]
+    return env.normbook_exercise_titles  # type: ignore[attr-defined, no-any-return]
+
+
+def _extract_exercise_titles(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    if app.builder.name != "gettext":
+        return
+    from sphinx.builders.gettext import MsgOrigin
+    from sphinx.util.i18n import docname_to_domain
+
+    catalog = app.builder.catalogs[docname_to_domain(docname, app.config.gettext_compact)]
+    for msg, source, line in _exercise_titles(app.env).get(docname, []):
+        catalog.add(msg, MsgOrigin(source, line))
+
+
 def setup(app: Sphinx) -> dict[str, object]:
+    app.add_transform(ExerciseTitlesAreMessages)
+    app.connect("doctree-read", _record_exercise_titles)
+    app.connect("doctree-resolved", _extract_exercise_titles)
     app.connect("config-inited", _tag)
     app.connect("html-page-context", _link)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
