@@ -112,3 +112,90 @@ def test_the_phrases_the_site_needs_are_translated_alike(english: str, chinese: 
     wrong = [i for i, s in pairs if i.startswith(english) and s and not s.startswith(chinese)]
     assert wrong == [], f"{len(wrong)} messages, e.g. {wrong[:2]}"
     assert any(i.startswith(english) for i, _ in pairs)
+
+
+def _all_messages() -> list[tuple[str, str, str]]:
+    return [(po.stem, i, s) for po in sorted(CATALOGS.glob("*.po")) for i, s in _catalog(po.stem)]
+
+
+def _markup(text: str) -> dict[str, int]:
+    """How many pieces of each kind of inline markup a message renders to (markdown-it with
+    MyST's dollar math, as the site parses it)."""
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+    md = MarkdownIt("commonmark").enable("table").use(dollarmath_plugin)
+    counts: dict[str, int] = {}
+    for block in md.parse(text):
+        for tok in block.children or []:
+            if tok.type in ("strong_open", "em_open", "code_inline", "link_open", "math_inline"):
+                counts[tok.type] = counts.get(tok.type, 0) + 1
+    return counts
+
+
+def test_translations_keep_the_markup() -> None:
+    """Bold, emphasis, code, links and math survive translation. In Chinese text ``**`` next to
+    full-width punctuation can stop being bold (CommonMark's flanking rules): this catches it."""
+    wrong = [
+        f"{page}: {_markup(i)} -> {_markup(s)}: {s[:60]!r}"
+        for page, i, s in _all_messages()
+        if s and _markup(i) != _markup(s)
+    ]
+    assert wrong == [], f"{len(wrong)} messages:\n" + "\n".join(wrong[:10])
+
+
+def test_links_to_a_chapter_use_its_chinese_title() -> None:
+    """A link whose English text is a chapter's title shows that chapter's Chinese title (without
+    the English name in parentheses that the title itself carries)."""
+    import json
+    import re
+
+    titles = {}
+    for path in sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb")):
+        first = "".join(json.loads(path.read_text(encoding="utf-8"))["cells"][0]["source"])
+        match = re.search(r"^# (.+)$", first, re.M)
+        assert match is not None
+        chinese = dict(_catalog(path.stem))[match.group(1)]
+        titles[path.name] = (match.group(1), re.sub(r"（[A-Za-z][A-Za-z ]*）", "", chinese))
+    link = r"\[([^\]]+)\]\(([0-9][0-9]_[a-z_]+\.ipynb)\)"
+    wrong = []
+    for page, i, s in _all_messages():
+        for text, target in re.findall(link, i):
+            english, chinese = titles[target]
+            if text == english and f"[{chinese}]({target})" not in s:
+                wrong.append(f"{page}: {target} should read [{chinese}]")
+    assert wrong == [], "\n".join(wrong[:10])
+
+
+def _kept(text: str) -> dict[str, list[str]]:
+    """What a translation must keep exactly: role targets (``{term}`Target``` and
+    ``{term}`text <Target>``` name the same target), link targets, inline code and math."""
+    import re
+
+    role = re.compile(r"\{([a-z:-]+)\}`([^`]*)`")
+    targets = []
+    for name, body in role.findall(text):
+        target = re.search(r"<([^<>]+)>\s*$", body)
+        targets.append(f"{name}:{(target.group(1) if target else body).strip()}")
+    rest = role.sub(" ", text)
+    code = re.findall(r"`([^`]+)`", rest)
+    rest = re.sub(r"`[^`]+`", " ", rest)
+    return {
+        "roles": sorted(targets),
+        "code": sorted(code),
+        "math": sorted(re.findall(r"\$\$.*?\$\$|\$[^$\n]+\$", rest, re.S)),
+        "links": sorted(re.findall(r"\]\(([^)\s]+)\)", rest)),
+    }
+
+
+def test_translations_keep_targets_code_and_math() -> None:
+    wrong = []
+    for page, i, s in _all_messages():
+        if not s:
+            continue
+        english, chinese = _kept(i), _kept(s)
+        for kind in english:
+            if english[kind] != chinese[kind]:
+                extra = set(english[kind]) ^ set(chinese[kind])
+                wrong.append(f"{page}: {kind} {sorted(extra)[:3]} in {s[:50]!r}")
+    assert wrong == [], f"{len(wrong)} messages:\n" + "\n".join(wrong[:12])

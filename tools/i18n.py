@@ -22,6 +22,7 @@ written to ``_build/i18n/_config_zh.yml``); it goes into its own folder and is t
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -137,6 +138,23 @@ def check() -> int:
     return 0
 
 
+def search_terms() -> list[str]:
+    """The Chinese terms of the glossary (the part of each translated term before its English
+    name), for the search index: jieba, which splits Chinese text into words for Sphinx's
+    search, does not know 组归一化 and would index 组 and 归一化 apart."""
+    glossary = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
+    body = glossary.split("```{glossary}", 1)[1].split("\n```", 1)[0]
+    terms = [line.strip() for line in body.splitlines() if line and not line.startswith(" ")]
+    with open(CATALOGS / "book" / "glossary.po", "rb") as f:
+        catalog = read_po(f)
+    words = []
+    for term in terms:
+        message = catalog.get(term)
+        head = message.string.split("（")[0] if message is not None and message.string else ""
+        words += [w for w in re.split(r"[、，,]", head) if w and " " not in w]
+    return sorted(set(words))
+
+
 def build(strict: bool) -> int:
     """The Chinese site into _build/html/zh (the English site must be built first for make book;
     the Chinese one is built on its own)."""
@@ -150,11 +168,15 @@ def build(strict: bool) -> int:
     settings["togglebutton_hint_hide"] = "点击收起"
     settings["nb_code_prompt_show"] = "显示代码单元"
     settings["nb_code_prompt_hide"] = "隐藏代码单元"
+    # the book's terms as single words in the search index (one per line: word, frequency)
+    WORK.mkdir(parents=True, exist_ok=True)
+    terms = WORK / "search_terms.txt"
+    terms.write_text("".join(f"{w} 100000\n" for w in search_terms()), encoding="utf-8")
+    settings["html_search_options"] = {"dict": str(terms)}
     # Jupyter Book finds local extensions relative to the config file, which is elsewhere now
     sphinx["local_extensions"] = {
         name: str(ROOT / path) for name, path in sphinx.get("local_extensions", {}).items()
     }
-    WORK.mkdir(parents=True, exist_ok=True)
     path_config = WORK / "_config_zh.yml"
     path_config.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     args = [

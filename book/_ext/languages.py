@@ -12,10 +12,16 @@ catalogs, ``tools/i18n.py``). This extension adds what the translation machinery
   GroupNorm``) a node without a source, which Sphinx's translation skips; a transform that runs
   before the translation gives it its source, so it is translated. The gettext builder reads
   messages only after sphinx-exercise has rebuilt the title (a post-transform), so the titles
-  are recorded when the page is read and added to its catalog when it is written.
+  are recorded when the page is read and added to its catalog when it is written. A solution's
+  title ("Solution to Exercise 12.3 (...)") is made from sphinx-exercise's copy of the exercise,
+  taken before the translation; the copy is taken again once the page is translated.
+- the captions of the table of contents (the parts of ``_toc.yml``): sphinx-external-toc
+  inserts the toctrees after Sphinx has translated the page, so they are translated here.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from docutils import nodes
 from sphinx.application import Sphinx
@@ -81,7 +87,38 @@ class ExerciseTitlesAreMessages(SphinxTransform):
             node.rawsource = node.rawsource or node.astext()
 
 
+class TranslateTocCaptions(SphinxTransform):
+    """Translate the captions of the toctrees that sphinx-external-toc inserts (priority 100),
+    with the page's own catalog, as Sphinx's Locale transform would have done."""
+
+    default_priority = 110
+
+    def apply(self, **kwargs: object) -> None:
+        if not self.config.language or self.config.language == "en":
+            return
+        from sphinx.addnodes import toctree
+        from sphinx.locale import init as init_locale
+        from sphinx.util.i18n import docname_to_domain
+
+        domain = docname_to_domain(self.env.docname, self.config.gettext_compact)
+        dirs = [str(Path(self.env.srcdir) / d) for d in self.config.locale_dirs]
+        catalog, found = init_locale(dirs, self.config.language, domain)
+        if not found:
+            return
+        for node in self.document.findall(toctree):
+            caption = node.get("rawcaption")
+            translated = catalog.gettext(caption) if caption else caption
+            if caption and translated != caption:
+                node.apply_translated_message(caption, translated)
+
+
 def _record_exercise_titles(app: Sphinx, doctree: nodes.document) -> None:
+    # solutions take their exercise's title from sphinx-exercise's registry: refresh its copy
+    registry = getattr(app.env, "sphinx_exercise_registry", {})
+    for node in doctree.findall(nodes.Element):
+        label = node.get("label") if type(node).__name__.startswith("exercise") else None
+        if label in registry and registry[label].get("docname") == app.env.docname:
+            registry[label]["node"] = node.deepcopy()
     titles = [
         (node.rawsource, node.source, node.line)
         for node in doctree.findall(nodes.subtitle)
@@ -109,6 +146,7 @@ def _extract_exercise_titles(app: Sphinx, doctree: nodes.document, docname: str)
 
 def setup(app: Sphinx) -> dict[str, object]:
     app.add_transform(ExerciseTitlesAreMessages)
+    app.add_transform(TranslateTocCaptions)
     app.connect("doctree-read", _record_exercise_titles)
     app.connect("doctree-resolved", _extract_exercise_titles)
     app.connect("config-inited", _tag)
