@@ -160,6 +160,7 @@ def build(strict: bool) -> int:
     the Chinese one is built on its own)."""
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     config["title"] = "归一化层，一步一步"
+    config["author"] = "normbook 的作者们"
     sphinx = config.setdefault("sphinx", {})
     settings = sphinx.setdefault("config", {})
     settings["language"] = LANG

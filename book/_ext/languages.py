@@ -112,6 +112,28 @@ class TranslateTocCaptions(SphinxTransform):
                 node.apply_translated_message(caption, translated)
 
 
+class ChineseParentheses(SphinxTransform):
+    """In the Chinese edition, "练习 2.1 (数一数统计量)" becomes "练习 2.1（数一数统计量）": the
+    parentheses that sphinx-exercise puts around an exercise's title (in its own heading and in
+    its solution's), full-width as Chinese text writes them."""
+
+    default_priority = 30  # a post-transform after sphinx-exercise's (20)
+
+    def apply(self, **kwargs: object) -> None:
+        if not is_chinese(self.app):
+            return
+        full_width = {" (": "（", ")": "）"}
+        for node in self.document.findall(nodes.Element):
+            if not type(node).__name__.startswith(("exercise", "solution")) or not node.children:
+                continue
+            title = node.children[0]
+            if not isinstance(title, nodes.title):
+                continue
+            for text in list(title.findall(nodes.Text)):
+                if str(text) in full_width:
+                    text.parent.replace(text, nodes.Text(full_width[str(text)]))
+
+
 def _record_exercise_titles(app: Sphinx, doctree: nodes.document) -> None:
     # solutions take their exercise's title from sphinx-exercise's registry: refresh its copy
     registry = getattr(app.env, "sphinx_exercise_registry", {})
@@ -147,6 +169,7 @@ def _extract_exercise_titles(app: Sphinx, doctree: nodes.document, docname: str)
 def setup(app: Sphinx) -> dict[str, object]:
     app.add_transform(ExerciseTitlesAreMessages)
     app.add_transform(TranslateTocCaptions)
+    app.add_post_transform(ChineseParentheses)
     app.connect("doctree-read", _record_exercise_titles)
     app.connect("doctree-resolved", _extract_exercise_titles)
     app.connect("config-inited", _tag)
