@@ -146,7 +146,8 @@ def test_translations_keep_the_markup() -> None:
 
 def test_links_to_a_chapter_use_its_chinese_title() -> None:
     """A link whose English text is a chapter's title shows that chapter's Chinese title (without
-    the English name in parentheses that the title itself carries)."""
+    the English name in parentheses that the title itself carries), in quotation marks, as a
+    Chinese text marks a title inside a sentence."""
     import json
     import re
 
@@ -162,8 +163,8 @@ def test_links_to_a_chapter_use_its_chinese_title() -> None:
     for page, i, s in _all_messages():
         for text, target in re.findall(link, i):
             english, chinese = titles[target]
-            if text == english and f"[{chinese}]({target})" not in s:
-                wrong.append(f"{page}: {target} should read [{chinese}]")
+            if text == english and f"“[{chinese}]({target})”" not in s:
+                wrong.append(f"{page}: {target} should read “[{chinese}]”")
     assert wrong == [], "\n".join(wrong[:10])
 
 
@@ -199,3 +200,23 @@ def test_translations_keep_targets_code_and_math() -> None:
                 extra = set(english[kind]) ^ set(chinese[kind])
                 wrong.append(f"{page}: {kind} {sorted(extra)[:3]} in {s[:50]!r}")
     assert wrong == [], f"{len(wrong)} messages:\n" + "\n".join(wrong[:12])
+
+
+def test_the_common_mistakes_page_uses_the_boxes_titles() -> None:
+    """The page lists every "Common mistake" box (book/_ext/common_mistakes.py) under its English
+    title; its catalog must give each the title that the box has in its chapter's translation."""
+    import re
+
+    pages = dict(_catalog("common_mistakes"))
+    boxes = {}
+    for po in sorted(CATALOGS.glob("[0-9][0-9]_*.po")):
+        for i, s in _catalog(po.stem):
+            if i.startswith("Common mistake:") and s.startswith("常见错误："):
+                boxes[i.removeprefix("Common mistake:").strip()] = s.removeprefix("常见错误：")
+    wrong = []
+    for i, s in pages.items():
+        match = re.fullmatch(r"\[(.+)\]\((#mistake-[a-z0-9-]+)\)", i)
+        if match and match.group(1) in boxes:
+            if s != f"[{boxes[match.group(1)].strip()}]({match.group(2)})":
+                wrong.append(f"{match.group(2)}: {s!r}, the box reads {boxes[match.group(1)]!r}")
+    assert len(pages) > 20 and wrong == [], "\n".join(wrong)

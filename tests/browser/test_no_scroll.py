@@ -8,8 +8,8 @@ the page sees a clipped line. The same holds for display equations (MathJax) and
 page's contents sidebar, whose entries wrap. The failure lists each such block with its
 first line.
 
-The "Going deeper" sections of a chapter (book/_ext/going_deeper.py) start folded and open
-on a click.
+On the same visit: the first "Going deeper" section of the chapter (book/_ext/going_deeper.py)
+and its first exercise solution start folded and open on a click.
 """
 
 from __future__ import annotations
@@ -38,7 +38,11 @@ def _chapters() -> list[str]:
 
 @pytest.mark.parametrize("path", _chapters())
 def test_no_block_scrolls_horizontally(browser: object, server: str, path: str) -> None:  # noqa: F811
-    page, _ = _open(browser, f"{server}/{path}", server)
+    """Also, on the same page (one visit per chapter, for speed): its first Going deeper section
+    and its first solution start folded and open on a click."""
+    page, problems = _open(browser, f"{server}/{path}", server)
+    _going_deeper_starts_folded(page, path)
+    _solution_starts_folded(page, path)
     page.set_viewport_size({"width": WIDTH, "height": 900})
     page.evaluate(OPEN_EVERYTHING)
     page.wait_for_function("() => !window.MathJax || !MathJax.startup || MathJax.startup.promise")
@@ -48,25 +52,40 @@ def test_no_block_scrolls_horizontally(browser: object, server: str, path: str) 
     assert wide == [], f"{path}: {len(wide)} blocks scroll sideways at {WIDTH} px:\n" + "\n".join(
         wide
     )
+    assert problems.errors == [], "\n".join(problems.errors)
 
 
-def test_going_deeper_sections_start_folded(browser: object, server: str) -> None:  # noqa: F811
-    checked = 0
-    for path in _chapters():
-        page, _ = _open(browser, f"{server}/{path}", server)
-        sections = page.locator("section.going-deeper")
-        if sections.count() == 0:
-            page.close()
-            continue
-        first = sections.first
-        details = first.locator("details.toggle-details").first
-        assert details.count() == 1, f"{path}: a Going deeper section has no toggle"
-        assert not details.evaluate("d => d.open"), f"{path}: Going deeper starts open"
-        assert first.locator("h2, h3").first.is_visible(), f"{path}: its title is hidden"
-        details.locator("summary").click()
-        page.wait_for_timeout(300)
-        assert details.evaluate("d => d.open"), f"{path}: Going deeper did not open on click"
-        checked += 1
-        page.close()
-    if checked == 0:
-        pytest.skip(f"no chapter in {SITE} has a Going deeper section yet")
+def _going_deeper_starts_folded(page: object, path: str) -> None:
+    sections = page.locator("section.going-deeper")
+    if sections.count() == 0:
+        return
+    first = sections.first
+    details = first.locator("details.toggle-details").first
+    assert details.count() == 1, f"{path}: a Going deeper section has no toggle"
+    assert not details.evaluate("d => d.open"), f"{path}: Going deeper starts open"
+    assert first.locator("h2, h3").first.is_visible(), f"{path}: its title is hidden"
+    details.locator("summary").click()
+    page.wait_for_timeout(300)
+    assert details.evaluate("d => d.open"), f"{path}: Going deeper did not open on click"
+
+
+def _solution_starts_folded(page: object, path: str) -> None:
+    solutions = page.locator("div.solution.dropdown")
+    if solutions.count() == 0:
+        return
+    first = solutions.first
+    first.scroll_into_view_if_needed()
+    body = first.locator("section").first
+    assert not body.is_visible(), f"{path}: a solution is open before any click"
+    # the toggle button (the title itself holds a link back to the exercise)
+    first.locator("button.toggle-button").first.click()
+    page.wait_for_timeout(400)
+    assert body.is_visible(), f"{path}: the solution did not open on click"
+
+
+def test_chapters_have_folded_sections_and_solutions() -> None:
+    """The checks above are not vacuous: the built chapters have both kinds of fold."""
+    pages = [(SITE / p).read_text(encoding="utf-8") for p in _chapters()]
+    assert pages, f"no chapter pages in {SITE}"
+    assert sum("going-deeper" in html for html in pages) >= len(pages) // 2
+    assert sum('class="solution dropdown' in html for html in pages) >= len(pages) // 2
