@@ -54,6 +54,26 @@ def twin_href(pagename: str, chinese: bool) -> str:
 def _tag(app: Sphinx, config: object) -> None:
     if is_chinese(app):
         app.tags.add(PREFIX)
+        app.config.html_theme_options["search_bar_text"] = "搜索本书……"
+
+
+def _theme_texts(app: Sphinx) -> None:  # builder-inited: the theme has registered its catalog
+    """Put ``locales/theme/zh_CN/LC_MESSAGES/<domain>.po`` in front of the themes' own Chinese
+    catalogs: the texts they leave untranslated (the repository and launch buttons, the colour
+    mode) or word the Taiwanese way ("列印成 PDF")."""
+    if not is_chinese(app):
+        return
+    from babel.messages.pofile import read_po
+    from sphinx import locale
+
+    folder = Path(app.srcdir) / "locales" / "theme" / ZH / "LC_MESSAGES"
+    for po in sorted(folder.glob("*.po")):
+        with open(po, "rb") as f:
+            ours = {m.id: m.string for m in read_po(f) if m.id and m.string}
+        translator = locale.translators.get(("general", po.stem))
+        if translator is None or not hasattr(translator, "_catalog"):
+            continue  # the theme has no Chinese catalog at all: nothing to put ours in front of
+        translator._catalog.update(ours)
 
 
 def _link(app: Sphinx, pagename: str, templatename: str, context: dict, doctree: object) -> None:
@@ -173,5 +193,6 @@ def setup(app: Sphinx) -> dict[str, object]:
     app.connect("doctree-read", _record_exercise_titles)
     app.connect("doctree-resolved", _extract_exercise_titles)
     app.connect("config-inited", _tag)
+    app.connect("builder-inited", _theme_texts)
     app.connect("html-page-context", _link)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
