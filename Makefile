@@ -26,12 +26,13 @@ NBVAL_PORTABLE_TIMINGS ?= _build/nbval_timings_portable.json
 .PHONY: help setup book test lint format typecheck unit doctest nbval nbval-portable nbval-matrix \
   strict-book browser browser-deps notebooks lab serve bench clean exercises tag-solutions \
   install-cells test-bare-env strict-book-bare-env nbval-portable-and-browser i18n-update \
-  i18n-check strict-book-zh
+  i18n-check strict-book-zh unit-and-builds
 
 help:
 	@echo "make book            build the website into _build/html (English) and _build/html/zh"
-	@echo "make test            lint, typecheck, unit, nbval, strict-book and test-bare-env (side"
-	@echo "                     by side), nbval-portable and browser (side by side)"
+	@echo "make test            lint, typecheck, nbval, then unit beside the strict builds of both"
+	@echo "                     editions, i18n-check and test-bare-env, then nbval-portable beside"
+	@echo "                     browser"
 	@echo "make lint            ruff check (normhelpers, tests, tools, notebooks), ruff format --check"
 	@echo "make format          ruff format normhelpers tests tools (rewrites files)"
 	@echo "make typecheck       mypy on normhelpers"
@@ -53,7 +54,8 @@ help:
 	@echo "make browser-deps    Debian/Ubuntu only: apt-get install chromium and a CJK font"
 	@echo "make test-bare-env   run a chapter in a fresh venv without normhelpers (its install cell)"
 	@echo "make strict-book-bare-env  strict-book, i18n-check and strict-book-zh next to"
-	@echo "                     test-bare-env (as make test)"
+	@echo "                     test-bare-env"
+	@echo "make unit-and-builds unit beside strict-book-bare-env (as make test runs them)"
 	@echo "make exercises       write each chapter's exercise notebook into _build/exercises"
 	@echo "make tag-solutions   tag the code cells of every solution 'solution' (rewrites chapters)"
 	@echo "make install-cells   write the guarded install cell into every chapter (rewrites them)"
@@ -214,9 +216,20 @@ nbval-portable-and-browser: $(STAMP)
 	else cat _build/nbval_portable.log; fi; \
 	[ $$browser = 0 ] && [ $$portable_status = 0 ]
 
-# lint and typecheck first (fast), then the slower runs; nbval (with its time budgets) alone,
-# the portable nbval run beside the browser tests
-test: lint typecheck unit nbval strict-book-bare-env nbval-portable-and-browser
+# the unit tests (one core, about 2 minutes) beside the strict builds and the bare-environment
+# run, which leave a core mostly idle while pip and the disk work; each one's output is shown
+unit-and-builds: $(STAMP)
+	@mkdir -p _build
+	@$(MAKE) --no-print-directory unit >_build/unit.log 2>&1 & unit=$$!; \
+	$(MAKE) --no-print-directory strict-book-bare-env; builds=$$?; \
+	wait $$unit; unit_status=$$?; echo "unit:"; \
+	if [ $$unit_status = 0 ]; then grep -E "passed|failed" _build/unit.log; \
+	else cat _build/unit.log; fi; \
+	[ $$builds = 0 ] && [ $$unit_status = 0 ]
+
+# lint and typecheck first (fast), then nbval (with its time budgets) alone, then the unit tests
+# beside the strict builds, then the portable nbval run beside the browser tests
+test: lint typecheck nbval unit-and-builds nbval-portable-and-browser
 
 # each notebook in a fresh kernel, in place; no cell timestamps in the stored notebooks, the
 # times go to $(TIMINGS) (read by the Environment page)

@@ -60,27 +60,39 @@ def _table(header: list[str], rows: list[list[str]]) -> nodes.table:
     return table
 
 
+# the table's own words, in the language of the edition being built (the Chinese one sets zh_CN)
+LABELS = {
+    "en": {"notebook": "notebook", "cells": "code cells", "time": "execution time (s)",
+           "total": "all chapters", "missing": "not recorded (make notebooks)",
+           "package": "package", "version": "version", "absent": "not installed"},
+    "zh": {"notebook": "笔记本", "cells": "代码单元数", "time": "执行时间（秒）",
+           "total": "全部章节", "missing": "未记录（make notebooks）",
+           "package": "软件包", "version": "版本", "absent": "未安装"},
+}
+
+
 class NotebookTimings(SphinxDirective):
     """Render the timings of every ``book/*.ipynb`` and the package versions."""
 
     def run(self) -> list[nodes.Node]:
         book = Path(self.env.srcdir) / "book"
         self.env.note_dependency(str(book / TIMINGS))  # rebuild the page when it changes
+        words = LABELS["zh" if (self.config.language or "").startswith("zh") else "en"]
         rows, total = [], 0.0
         for path in sorted(book.glob("*.ipynb")):
             n, seconds = notebook_seconds(path)
             total += seconds or 0.0
-            shown = "not recorded (make notebooks)" if seconds is None else f"{seconds:.1f}"
+            shown = words["missing"] if seconds is None else f"{seconds:.1f}"
             rows.append([path.name, str(n), shown])
-        rows.append(["all chapters", "", f"{total:.1f}"])
+        rows.append([words["total"], "", f"{total:.1f}"])
         versions = [["python", platform.python_version()]]
         for name in PACKAGES:
             try:
                 versions.append([name, metadata.version(name)])
             except metadata.PackageNotFoundError:
-                versions.append([name, "not installed"])
-        return [_table(["notebook", "code cells", "execution time (s)"], rows),
-                _table(["package", "version"], versions)]
+                versions.append([name, words["absent"]])
+        return [_table([words["notebook"], words["cells"], words["time"]], rows),
+                _table([words["package"], words["version"]], versions)]
 
 
 def setup(app: Sphinx) -> dict[str, object]:
