@@ -26,13 +26,12 @@ NBVAL_PORTABLE_TIMINGS ?= _build/nbval_timings_portable.json
 .PHONY: help setup book test lint format typecheck unit doctest nbval nbval-portable nbval-matrix \
   strict-book browser browser-deps notebooks lab serve bench clean exercises tag-solutions \
   install-cells test-bare-env strict-book-bare-env nbval-portable-and-browser i18n-update \
-  i18n-check strict-book-zh unit-and-builds
+  i18n-check strict-book-zh unit-and-builds test-after-nbval
 
 help:
 	@echo "make book            build the website into _build/html (English) and _build/html/zh"
-	@echo "make test            lint, typecheck, nbval, then unit beside the strict builds of both"
-	@echo "                     editions, i18n-check and test-bare-env, then nbval-portable beside"
-	@echo "                     browser"
+	@echo "make test            lint, typecheck, nbval, then nbval-portable beside unit, the strict"
+	@echo "                     builds of both editions, i18n-check, test-bare-env and browser"
 	@echo "make lint            ruff check (normhelpers, tests, tools, notebooks), ruff format --check"
 	@echo "make format          ruff format normhelpers tests tools (rewrites files)"
 	@echo "make typecheck       mypy on normhelpers"
@@ -55,7 +54,9 @@ help:
 	@echo "make test-bare-env   run a chapter in a fresh venv without normhelpers (its install cell)"
 	@echo "make strict-book-bare-env  strict-book, i18n-check and strict-book-zh next to"
 	@echo "                     test-bare-env"
-	@echo "make unit-and-builds unit beside strict-book-bare-env (as make test runs them)"
+	@echo "make unit-and-builds unit beside strict-book-bare-env"
+	@echo "make test-after-nbval  nbval-portable beside unit-and-builds, then browser (as make"
+	@echo "                     test runs them after nbval)"
 	@echo "make exercises       write each chapter's exercise notebook into _build/exercises"
 	@echo "make tag-solutions   tag the code cells of every solution 'solution' (rewrites chapters)"
 	@echo "make install-cells   write the guarded install cell into every chapter (rewrites them)"
@@ -70,8 +71,8 @@ help:
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile --no-deps -e .
 	@touch $(STAMP)
 
 # setup also makes `git diff` show notebooks as text (.gitattributes: *.ipynb diff=ipynb)
@@ -227,9 +228,22 @@ unit-and-builds: $(STAMP)
 	else cat _build/unit.log; fi; \
 	[ $$builds = 0 ] && [ $$unit_status = 0 ]
 
-# lint and typecheck first (fast), then nbval (with its time budgets) alone, then the unit tests
-# beside the strict builds, then the portable nbval run beside the browser tests
-test: lint typecheck nbval unit-and-builds nbval-portable-and-browser
+# after nbval: the portable nbval run (no budgets, so sharing the cores changes no verdict)
+# goes on in the background while the unit tests, the strict builds and the bare environment
+# run and then the browser tests (which need the built site)
+test-after-nbval: $(STAMP)
+	@mkdir -p _build
+	@$(MAKE) --no-print-directory nbval-portable >_build/nbval_portable.log 2>&1 & portable=$$!; \
+	$(MAKE) --no-print-directory unit-and-builds; builds=$$?; \
+	$(MAKE) --no-print-directory browser; browser=$$?; \
+	wait $$portable; portable_status=$$?; echo "nbval-portable:"; \
+	if [ $$portable_status = 0 ]; then tail -n 3 _build/nbval_portable.log; \
+	else cat _build/nbval_portable.log; fi; \
+	[ $$builds = 0 ] && [ $$browser = 0 ] && [ $$portable_status = 0 ]
+
+# lint and typecheck first (fast), then nbval (with its time budgets) alone, then the rest side
+# by side (test-after-nbval)
+test: lint typecheck nbval test-after-nbval
 
 # each notebook in a fresh kernel, in place; no cell timestamps in the stored notebooks, the
 # times go to $(TIMINGS) (read by the Environment page)
