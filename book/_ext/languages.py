@@ -16,7 +16,10 @@ catalogs, ``tools/i18n.py``). This extension adds what the translation machinery
   title ("Solution to Exercise 12.3 (...)") is made from sphinx-exercise's copy of the exercise,
   taken before the translation; the copy is taken again once the page is translated.
 - the captions of the table of contents (the parts of ``_toc.yml``): sphinx-external-toc
-  inserts the toctrees after Sphinx has translated the page, so they are translated here.
+  inserts the toctrees after Sphinx has translated the page, so they are translated here;
+- Chinese for what the themes and sphinx-exercise write themselves: full-width parentheses
+  around exercise titles, the search field's placeholder, and the interface texts that the
+  themes' catalogs leave untranslated (``locales/theme/``).
 """
 
 from __future__ import annotations
