@@ -26,12 +26,13 @@ NBVAL_PORTABLE_TIMINGS ?= _build/nbval_timings_portable.json
 .PHONY: help setup book test lint format typecheck unit doctest nbval nbval-portable nbval-matrix \
   strict-book browser browser-deps notebooks lab serve bench clean exercises tag-solutions \
   install-cells test-bare-env strict-book-bare-env nbval-portable-and-browser i18n-update \
-  i18n-check strict-book-zh unit-and-builds test-after-nbval
+  i18n-check strict-book-zh unit-and-builds strict-books
 
 help:
 	@echo "make book            build the website into _build/html (English) and _build/html/zh"
-	@echo "make test            lint, typecheck, nbval, then nbval-portable beside unit, the strict"
-	@echo "                     builds of both editions, i18n-check, test-bare-env and browser"
+	@echo "make test            test-bare-env while .venv installs, lint, typecheck, nbval, unit"
+	@echo "                     beside the strict builds of both editions and i18n-check,"
+	@echo "                     nbval-portable beside browser"
 	@echo "make lint            ruff check (normhelpers, tests, tools, notebooks), ruff format --check"
 	@echo "make format          ruff format normhelpers tests tools (rewrites files)"
 	@echo "make typecheck       mypy on normhelpers"
@@ -52,11 +53,9 @@ help:
 	@echo "                     (Debian/Ubuntu: installs Chromium if missing; elsewhere set CHROMIUM)"
 	@echo "make browser-deps    Debian/Ubuntu only: apt-get install chromium and a CJK font"
 	@echo "make test-bare-env   run a chapter in a fresh venv without normhelpers (its install cell)"
-	@echo "make strict-book-bare-env  strict-book, i18n-check and strict-book-zh next to"
-	@echo "                     test-bare-env"
-	@echo "make unit-and-builds unit beside strict-book-bare-env"
-	@echo "make test-after-nbval  nbval-portable beside unit-and-builds, then browser (as make"
-	@echo "                     test runs them after nbval)"
+	@echo "make strict-book-bare-env  strict-books next to test-bare-env"
+	@echo "make strict-books    strict-book and i18n-check beside strict-book-zh"
+	@echo "make unit-and-builds unit beside strict-books (as make test runs them)"
 	@echo "make exercises       write each chapter's exercise notebook into _build/exercises"
 	@echo "make tag-solutions   tag the code cells of every solution 'solution' (rewrites chapters)"
 	@echo "make install-cells   write the guarded install cell into every chapter (rewrites them)"
@@ -191,20 +190,25 @@ browser-deps:
 browser: $(STAMP) browser-deps
 	$(PY) -m pytest tests/browser -p no:cacheprovider
 
-# the bare-environment run mostly waits on pip and the disk (about 45 s of CPU in 3 minutes), so
-# it runs next to the strict builds: the English one followed by the catalogs' check, and beside
-# them the Chinese edition (its own folder; about a minute, most of it parsing translations).
-# Each one's output is shown; all must pass.
-strict-book-bare-env: $(STAMP)
+# the strict builds: the English one followed by the catalogs' check, and beside them the
+# Chinese edition (its own folder; about a minute, most of it parsing translations)
+strict-books: $(STAMP)
 	@mkdir -p _build
-	@$(PY) tools/run_bare_env.py $(BARE_CHAPTER) >_build/bare_env.log 2>&1 & bare=$$!; \
-	$(PY) tools/i18n.py build -W >_build/book_zh.log 2>&1 & zh=$$!; \
+	@$(PY) tools/i18n.py build -W >_build/book_zh.log 2>&1 & zh=$$!; \
 	$(BIN)/jupyter-book build $(BOOK_DIR) -W -n --keep-going; book=$$?; \
 	$(PY) tools/i18n.py check; check=$$?; \
 	wait $$zh; zh_status=$$?; echo "strict-book-zh:"; \
 	if [ $$zh_status = 0 ]; then tail -n 3 _build/book_zh.log; else cat _build/book_zh.log; fi; \
+	[ $$book = 0 ] && [ $$check = 0 ] && [ $$zh_status = 0 ]
+
+# the bare-environment run mostly waits on pip and the disk (about 45 s of CPU in 3 minutes), so
+# it runs next to the strict builds; each one's output is shown, all must pass
+strict-book-bare-env: $(STAMP)
+	@mkdir -p _build
+	@$(PY) tools/run_bare_env.py $(BARE_CHAPTER) >_build/bare_env.log 2>&1 & bare=$$!; \
+	$(MAKE) --no-print-directory strict-books; books=$$?; \
 	wait $$bare; bare_status=$$?; echo "test-bare-env:"; cat _build/bare_env.log; \
-	[ $$book = 0 ] && [ $$check = 0 ] && [ $$zh_status = 0 ] && [ $$bare_status = 0 ]
+	[ $$books = 0 ] && [ $$bare_status = 0 ]
 
 # the portable nbval run (no time budgets) and the browser tests side by side: they use
 # different resources (a kernel each; Chromium), and together they take as long as one of them
@@ -217,33 +221,27 @@ nbval-portable-and-browser: $(STAMP)
 	else cat _build/nbval_portable.log; fi; \
 	[ $$browser = 0 ] && [ $$portable_status = 0 ]
 
-# the unit tests (one core, about 2 minutes) beside the strict builds and the bare-environment
-# run, which leave a core mostly idle while pip and the disk work; each one's output is shown
+# the unit tests (one core, about 2 minutes) beside the strict builds; each one's output is shown
 unit-and-builds: $(STAMP)
 	@mkdir -p _build
 	@$(MAKE) --no-print-directory unit >_build/unit.log 2>&1 & unit=$$!; \
-	$(MAKE) --no-print-directory strict-book-bare-env; builds=$$?; \
+	$(MAKE) --no-print-directory strict-books; builds=$$?; \
 	wait $$unit; unit_status=$$?; echo "unit:"; \
 	if [ $$unit_status = 0 ]; then grep -E "passed|failed" _build/unit.log; \
 	else cat _build/unit.log; fi; \
 	[ $$builds = 0 ] && [ $$unit_status = 0 ]
 
-# after nbval: the portable nbval run (no budgets, so sharing the cores changes no verdict)
-# goes on in the background while the unit tests, the strict builds and the bare environment
-# run and then the browser tests (which need the built site)
-test-after-nbval: $(STAMP)
+# The run of a chapter in a bare environment needs only the standard library and makes its own
+# venv, so it runs while .venv is installed (both mostly wait on pip); it is over before nbval,
+# whose time budgets must not share the cores. Then lint and typecheck (fast), nbval alone, the
+# unit tests beside the strict builds, and the portable nbval run beside the browser tests.
+test:
 	@mkdir -p _build
-	@$(MAKE) --no-print-directory nbval-portable >_build/nbval_portable.log 2>&1 & portable=$$!; \
-	$(MAKE) --no-print-directory unit-and-builds; builds=$$?; \
-	$(MAKE) --no-print-directory browser; browser=$$?; \
-	wait $$portable; portable_status=$$?; echo "nbval-portable:"; \
-	if [ $$portable_status = 0 ]; then tail -n 3 _build/nbval_portable.log; \
-	else cat _build/nbval_portable.log; fi; \
-	[ $$builds = 0 ] && [ $$browser = 0 ] && [ $$portable_status = 0 ]
-
-# lint and typecheck first (fast), then nbval (with its time budgets) alone, then the rest side
-# by side (test-after-nbval)
-test: lint typecheck nbval test-after-nbval
+	@$(PYTHON) tools/run_bare_env.py $(BARE_CHAPTER) >_build/bare_env.log 2>&1 & bare=$$!; \
+	$(MAKE) --no-print-directory lint typecheck; first=$$?; \
+	wait $$bare; bare_status=$$?; echo "test-bare-env:"; cat _build/bare_env.log; \
+	[ $$first = 0 ] && [ $$bare_status = 0 ] && \
+	$(MAKE) --no-print-directory nbval unit-and-builds nbval-portable-and-browser
 
 # each notebook in a fresh kernel, in place; no cell timestamps in the stored notebooks, the
 # times go to $(TIMINGS) (read by the Environment page)

@@ -5,8 +5,9 @@
    nbclient/nbformat to run the notebook. normhelpers is *not* installed; the script checks.
 2. The chapter is copied into a folder outside the repository.
 3. It is executed top to bottom in that environment's kernel, with
-   ``NORMBOOK_INSTALL_SOURCE`` pointing at this checkout, so that the chapter's install cell
-   (``tools/add_install_cell.py``) installs normhelpers from here instead of from GitHub.
+   ``NORMBOOK_INSTALL_SOURCE`` pointing at a copy of this checkout's package source, so that
+   the chapter's install cell (``tools/add_install_cell.py``) installs normhelpers from here
+   instead of from GitHub (a copy: pip builds in the source folder).
 4. Afterwards normhelpers must be installed, and torch must be the same build as before:
    pyproject.toml's lower bounds must not make pip replace what the reader already has.
 
@@ -99,7 +100,15 @@ def main(argv: list[str] | None = None) -> int:
         torch_before = _torch_build(python)
         chapter = reader / args.chapter.name
         shutil.copy(args.chapter, chapter)
-        env["NORMBOOK_INSTALL_SOURCE"] = str(ROOT)
+        # a copy of the package's source: pip builds in the source folder (build/, egg-info),
+        # and this run may overlap the installation of the project's own .venv (make test)
+        source = work / "source"
+        source.mkdir()
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy(ROOT / name, source / name)
+        skip = shutil.ignore_patterns("__pycache__")
+        shutil.copytree(ROOT / "normhelpers", source / "normhelpers", ignore=skip)
+        env["NORMBOOK_INSTALL_SOURCE"] = str(source)
         env["JUPYTER_PREFER_ENV_PATH"] = "1"  # the kernel of this environment, not a user one
         env["PATH"] = f"{python.parent}{os.pathsep}{env.get('PATH', '')}"
         result = subprocess.run(
