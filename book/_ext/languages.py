@@ -29,6 +29,16 @@ from pathlib import Path
 from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.transforms import SphinxTransform
+from sphinx_exercise.nodes import (
+    exercise_enumerable_node,
+    exercise_node,
+    exercise_subtitle,
+    solution_node,
+    solution_start_node,
+)
+
+EXERCISES = (exercise_node, exercise_enumerable_node)
+SOLUTIONS = (solution_node, solution_start_node)
 
 ZH = "zh_CN"
 PREFIX = "zh"  # the Chinese edition's folder inside the English site
@@ -100,13 +110,12 @@ class ExerciseTitlesAreMessages(SphinxTransform):
     default_priority = 10
 
     def apply(self, **kwargs: object) -> None:
-        for node in self.document.findall(nodes.subtitle):
-            if node.source or "exercise" not in type(node).__name__:
+        for node in self.document.findall(exercise_subtitle):
+            if node.source:
                 continue
-            exercise = node.parent.parent if node.parent is not None else None
-            node.source = node.source or (exercise.source if exercise is not None else None)
-            node.source = node.source or self.document["source"]
-            node.line = node.line or (exercise.line if exercise is not None else None)
+            exercise = node.parent.parent  # subtitle < exercise_title < exercise node
+            node.source = exercise.source or self.document["source"]
+            node.line = node.line or exercise.line
             node.rawsource = node.rawsource or node.astext()
 
 
@@ -117,7 +126,7 @@ class TranslateTocCaptions(SphinxTransform):
     default_priority = 110
 
     def apply(self, **kwargs: object) -> None:
-        if not self.config.language or self.config.language == "en":
+        if not is_chinese(self.app):
             return
         from sphinx.addnodes import toctree
         from sphinx.locale import init as init_locale
@@ -146,10 +155,8 @@ class ChineseParentheses(SphinxTransform):
         if not is_chinese(self.app):
             return
         full_width = {" (": "（", ")": "）"}
-        for node in self.document.findall(nodes.Element):
-            if not type(node).__name__.startswith(("exercise", "solution")) or not node.children:
-                continue
-            title = node.children[0]
+        for node in self.document.findall(lambda n: isinstance(n, (*EXERCISES, *SOLUTIONS))):
+            title = node.children[0] if node.children else None
             if not isinstance(title, nodes.title):
                 continue
             for text in list(title.findall(nodes.Text)):
@@ -160,14 +167,14 @@ class ChineseParentheses(SphinxTransform):
 def _record_exercise_titles(app: Sphinx, doctree: nodes.document) -> None:
     # solutions take their exercise's title from sphinx-exercise's registry: refresh its copy
     registry = getattr(app.env, "sphinx_exercise_registry", {})
-    for node in doctree.findall(nodes.Element):
-        label = node.get("label") if type(node).__name__.startswith("exercise") else None
+    for node in doctree.findall(lambda n: isinstance(n, EXERCISES)):
+        label = node.get("label")
         if label in registry and registry[label].get("docname") == app.env.docname:
             registry[label]["node"] = node.deepcopy()
     titles = [
         (node.rawsource, node.source, node.line)
-        for node in doctree.findall(nodes.subtitle)
-        if "exercise" in type(node).__name__ and node.rawsource
+        for node in doctree.findall(exercise_subtitle)
+        if node.rawsource
     ]
     _exercise_titles(app.env)[app.env.docname] = titles
 
