@@ -28,13 +28,16 @@ def _chinese_site() -> None:
 def test_language_links_lead_to_the_twin_and_back(browser: object, server: str, path: str) -> None:  # noqa: F811
     page, problems = _open(browser, f"{server}/{path}", server)
     assert page.evaluate("document.documentElement.lang").startswith("en")
+    # leave a page only once its fonts have loaded: navigating away aborts pending requests,
+    # which the problem collector would count as failed ones
+    page.wait_for_load_state("networkidle")
     page.locator("a.language-twin").click()
-    page.wait_for_load_state("load")
+    page.wait_for_load_state("networkidle")
     assert page.url == f"{server}/zh/{path}"
     assert page.evaluate("document.documentElement.lang") == "zh-CN"
     assert page.locator("a.language-twin").inner_text() == "English"
     page.locator("a.language-twin").click()
-    page.wait_for_load_state("load")
+    page.wait_for_load_state("networkidle")
     assert page.url == f"{server}/{path}"
     page.close()
     assert problems.errors == [], "\n".join(problems.errors)
