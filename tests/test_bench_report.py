@@ -72,6 +72,19 @@ def test_command_line_prints_the_table_and_writes_csv(tmp_path, capsys) -> None:
     assert len(bench.read_csv(path)) == 24
 
 
+def test_command_line_times_the_ops_and_impls_asked_for(tmp_path, capsys) -> None:
+    path = tmp_path / "some.csv"
+    argv = ["--size", "tiny", "--repeats", "1", "--no-compile", "--csv", str(path)]
+    status = bench.main(argv + ["--ops", "layer_norm", "rms_norm", "--impls", "torch"])
+    assert status == 0 and "layer_norm" in capsys.readouterr().out
+    rows = bench.read_csv(path)
+    norms = [(r.op, r.impl) for r in rows if r.op in bench.OPS]
+    assert norms == [("layer_norm", "torch"), ("rms_norm", "torch")]
+    assert {r.shape for r in rows} == {"2x8x32"}  # only the layout of the ops asked for
+    with pytest.raises(SystemExit):
+        bench.main(argv + ["--impls", "fast"])
+
+
 def test_python_dash_m_runs_the_command_line() -> None:
     done = subprocess.run(
         [

@@ -105,8 +105,40 @@ def test_compile_failure_is_reported_not_raised(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(torch, "compile", broken_compile)
     report = bench.run("cpu", "float32", "tiny", repeats=1, compile=True, min_call_s=0.0)
     assert report.compile_note == "compile unavailable: RuntimeError: no C++ compiler found"
-    assert not any(r.impl.endswith("+compile") for r in report.rows)
+    assert not any(r.impl.endswith("compile") for r in report.rows)  # affine's "compile" too
     assert "compile unavailable" in bench.format_table(report)
+
+
+def test_compiled_affine_is_a_checked_row_when_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_op_compile(fn, **kwargs):  # stands in for Inductor: the function itself
+        return fn
+
+    monkeypatch.setattr(torch, "compile", no_op_compile)
+    rows = bench.run(
+        "cpu",
+        "float32",
+        "tiny",
+        repeats=1,
+        ops=("layer_norm",),
+        impls=("torch", "compile"),
+        min_call_s=0.0,
+    ).rows
+    assert [(r.op, r.impl) for r in rows if r.op == "affine"] == [
+        ("affine", "torch"),
+        ("affine", "compile"),
+    ]
+    compiled = next(r for r in rows if r.impl == "compile")
+    assert compiled.output_ok and compiled.max_abs_diff < 1e-5 and compiled.shape == "2x8x32"
+    without = bench.run(
+        "cpu",
+        "float32",
+        "tiny",
+        repeats=1,
+        ops=("layer_norm",),
+        impls=("torch",),
+        min_call_s=0.0,
+    ).rows
+    assert not any(r.impl == "compile" for r in without)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
@@ -124,11 +156,12 @@ def test_compiled_rows_are_checked_too() -> None:
         "tiny",
         repeats=1,
         ops=("batch_norm", "layer_norm"),
-        impls=("torch", "scratch+compile", "onepass+compile"),
+        impls=("torch", "scratch+compile", "onepass+compile", "compile"),
     )
     assert report.compile_note is None
     impls = {(r.op, r.impl) for r in report.rows}
     assert {
+        ("affine", "compile"),
         ("batch_norm", "scratch+compile"),
         ("batch_norm", "onepass+compile"),
         ("layer_norm", "scratch+compile"),

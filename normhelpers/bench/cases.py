@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +42,7 @@ __all__ = [
     "check",
     "within_tolerance",
     "baseline_cases",
+    "compiled_affine_cases",
     "norm_cases",
     "backward_cases",
     "BACKWARD",
@@ -81,6 +83,7 @@ IMPLS: tuple[str, ...] = (
     "onepass",
     "onepass+compile",
     "rows+compile",
+    "compile",  # the reference kernel affine, compiled: Inductor's simplest code of the shape
 )
 
 # How many full reads of x (and, for a backward pass, of the upstream gradient) a kernel needs
@@ -326,6 +329,35 @@ def baseline_cases(
     ]
 
 
+def compiled_affine_cases(
+    layout: str,
+    impls: Sequence[str],
+    shape: tuple[int, ...],
+    dtype: torch.dtype,
+    device: torch.device,
+    notes: list[str],
+) -> list[Case]:
+    """``affine`` compiled with ``torch.compile`` (impl ``"compile"``), when ``impls`` asks
+    for it and no compiler failure is noted yet: the simplest code Inductor writes for the
+    shape, one read of x (and of the cached a and b), one write of y. A compiled norm that
+    reads and writes as much cannot be expected to beat it, which makes it the floor of the
+    compiled rows. Checked against float64 like the eager ``affine``; a failure to compile
+    adds one line to ``notes`` and no case.
+    """
+    if "compile" not in impls or notes:
+        return []
+    op = next(op for op in OPS if OPS[op][0] == layout)  # any op of the layout: same inputs
+    x, w, b = make_inputs(op, shape, dtype, device)
+    dim = 1 if layout == "cv" else -1
+    compiled = _compile(functools.partial(kernels.affine, dim=dim), (x, w, b), notes)
+    if compiled is None:
+        return []
+    fn, out = compiled
+    ref = kernels.affine(x.double(), w.double(), b.double(), dim).float()
+    diff, ok = within_tolerance(out, ref, dtype)
+    return [Case("affine", "compile", shape, functools.partial(fn, x, w, b), diff, ok)]
+
+
 def _saved_stats(op: str, x: Tensor) -> tuple[Tensor, Tensor]:
     """The mean and 1/sqrt(var + eps) that the forward pass saves for the backward one."""
     if op == "batch_norm":
@@ -384,12 +416,10 @@ def backward_cases(
         if impl == "torch":
             fn: Callable[..., tuple[Tensor, ...]] = _torch_backward(fwd)
         elif impl == "scratch+compile" and not notes:
-            try:
-                fn = torch.compile(_SCRATCH_BACKWARD[fwd], dynamic=False)
-                fn(dy, x, mean, rstd, w)
-            except Exception as err:  # no working compiler here
-                notes.append(f"compile unavailable: {first_line(err)}")
+            compiled = _compile(_SCRATCH_BACKWARD[fwd], (dy, x, mean, rstd, w), notes)
+            if compiled is None:
                 continue
+            fn = compiled[0]
         else:
             continue
         dx, dw, db = fn(dy, x, mean, rstd, w)
@@ -400,6 +430,19 @@ def backward_cases(
         call = functools.partial(fn, dy, x, mean, rstd, w)
         cases.append(Case(op, impl, shape, call, diff, ok))
     return cases
+
+
+def _compile(
+    fn: Callable[..., Any], args: tuple[Tensor, ...], notes: list[str]
+) -> tuple[Callable[..., Any], Any] | None:
+    """(``torch.compile(fn)``, its output on ``args``), or None after adding to ``notes`` one
+    line that says why compiling failed (a compiler error surfaces at the first call)."""
+    try:
+        compiled = torch.compile(fn, dynamic=False)
+        return compiled, compiled(*args)
+    except Exception as err:  # any failure to compile means: no working compiler here
+        notes.append(f"compile unavailable: {first_line(err)}")
+        return None
 
 
 def first_line(err: Exception) -> str:
@@ -430,14 +473,13 @@ def norm_cases(
         compiled = impl.endswith("+compile")
         if fn is None or (compiled and notes):
             continue
-        try:
-            fn = torch.compile(fn, dynamic=False) if compiled else fn
-            out = fn(x, w, b)  # a compiler error surfaces here, at the first call
-        except Exception as err:  # any failure to compile means: no working compiler here
-            if not compiled:
-                raise
-            notes.append(f"compile unavailable: {first_line(err)}")
-            continue
+        if compiled:
+            done = _compile(fn, (x, w, b), notes)
+            if done is None:
+                continue
+            fn, out = done
+        else:
+            out = fn(x, w, b)
         diff, ok = within_tolerance(out, ref, dtype)
         cases.append(Case(op, impl, shape, functools.partial(fn, x, w, b), diff, ok))
     return cases

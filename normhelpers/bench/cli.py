@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import torch
 
+from normhelpers.bench.cases import BACKWARD, IMPLS, OPS
 from normhelpers.bench.report import format_table, write_csv
 from normhelpers.bench.runner import check_targets, run
 from normhelpers.bench.sweep import sweep, write_sweep_csv
@@ -44,6 +45,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="large",
         help="input shapes: see SHAPES in normhelpers/bench/cases.py (default large)",
     )
+    parser.add_argument(
+        "--ops",
+        nargs="+",
+        choices=list(OPS) + list(BACKWARD),
+        default=list(OPS) + list(BACKWARD),
+        help="the norms (forward or backward) to time (default: all)",
+    )
+    parser.add_argument(
+        "--impls",
+        nargs="+",
+        choices=list(IMPLS),
+        default=list(IMPLS),
+        help="the implementations to time (default: all; compile: affine compiled)",
+    )
     parser.add_argument("--repeats", type=int, default=10, help="timed rounds (median reported)")
     parser.add_argument("--threads", type=int, help="torch's thread count (default: torch's)")
     parser.add_argument("--csv", metavar="PATH", help="also write the rows to this CSV file")
@@ -80,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.size,
             args.repeats,
             not args.no_compile,
+            ops=args.ops,
+            impls=args.impls,
             reuse_memory=not args.fresh_memory,
         )
         print(format_table(report), end="\n\n")

@@ -19,6 +19,7 @@ from normhelpers.bench.cases import (
     Case,
     backward_cases,
     baseline_cases,
+    compiled_affine_cases,
     first_line,
     norm_cases,
 )
@@ -36,8 +37,9 @@ def _cases(
     device: torch.device,
     notes: list[str],
 ) -> list[Case]:
-    """The reference kernels (``copy_``, ``clone``, ``sum``, ``fill_``, ``affine``) for each
-    layout that ``ops`` use, then the cases of each op (a forward op of OPS or a backward op
+    """The reference kernels (``copy_``, ``clone``, ``sum``, ``fill_``, ``affine``, and
+    ``affine`` compiled when ``impls`` holds "compile") for each layout that ``ops`` use, then
+    the cases of each op (a forward op of OPS or a backward op
     of BACKWARD)."""
     cases = []
 
@@ -46,6 +48,7 @@ def _cases(
 
     for layout in [lay for lay in shapes if any(layout_of(op) == lay for op in ops)]:
         cases += baseline_cases(layout, shapes[layout], dtype, device)
+        cases += compiled_affine_cases(layout, impls, shapes[layout], dtype, device, notes)
         for op in [op for op in ops if layout_of(op) == layout]:
             make = backward_cases if op in BACKWARD else norm_cases
             cases += make(op, impls, shapes[layout], dtype, device, notes)
