@@ -140,6 +140,13 @@ def test_compiled_affine_is_a_checked_row_when_asked_for(monkeypatch: pytest.Mon
     ).rows
     assert not any(r.impl == "compile" for r in without)
 
+    def off_by_one_compile(fn, **kwargs):  # a broken compiler: the reference is wrong
+        return lambda *args: fn(*args) + 1
+
+    monkeypatch.setattr(torch, "compile", off_by_one_compile)
+    with pytest.raises(RuntimeError, match=r"affine \(compiled\) disagrees"):
+        bench.run("cpu", "float32", "tiny", repeats=1, ops=("layer_norm",), impls=("compile",))
+
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_tiny_run_on_cuda() -> None:

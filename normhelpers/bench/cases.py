@@ -340,9 +340,10 @@ def compiled_affine_cases(
     """``affine`` compiled with ``torch.compile`` (impl ``"compile"``), when ``impls`` asks
     for it and no compiler failure is noted yet: the simplest code Inductor writes for the
     shape, one read of x (and of the cached a and b), one write of y. A compiled norm that
-    reads and writes as much cannot be expected to beat it, which makes it the floor of the
-    compiled rows. Checked against float64 like the eager ``affine``; a failure to compile
-    adds one line to ``notes`` and no case.
+    reads and writes as much cannot be expected to beat it by more than the noise: a reference
+    for the compiled rows, not a strict bound. Checked against float64 like the eager
+    ``affine`` (a wrong output raises RuntimeError); a failure to compile adds one line to
+    ``notes`` and no case.
     """
     if "compile" not in impls or notes:
         return []
@@ -354,8 +355,8 @@ def compiled_affine_cases(
         return []
     fn, out = compiled
     ref = kernels.affine(x.double(), w.double(), b.double(), dim).float()
-    diff, ok = within_tolerance(out, ref, dtype)
-    return [Case("affine", "compile", shape, functools.partial(fn, x, w, b), diff, ok)]
+    diff = check(out, ref, dtype, "affine (compiled)")
+    return [Case("affine", "compile", shape, functools.partial(fn, x, w, b), diff)]
 
 
 def _saved_stats(op: str, x: Tensor) -> tuple[Tensor, Tensor]:
