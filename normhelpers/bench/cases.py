@@ -42,7 +42,6 @@ __all__ = [
     "check",
     "within_tolerance",
     "baseline_cases",
-    "compiled_affine_cases",
     "norm_cases",
     "backward_cases",
     "BACKWARD",
@@ -294,7 +293,12 @@ def check(out: Tensor, ref: Tensor, dtype: torch.dtype, label: str) -> float:
 
 
 def baseline_cases(
-    layout: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device
+    layout: str,
+    shape: tuple[int, ...],
+    dtype: torch.dtype,
+    device: torch.device,
+    impls: Sequence[str] = (),
+    notes: list[str] | None = None,
 ) -> list[Case]:
     """The reference kernels on the inputs of ``layout``, each checked:
 
@@ -302,7 +306,13 @@ def baseline_cases(
     - ``clone``: a copy into a new tensor (fresh memory, unless the allocator reuses some);
     - ``sum``: one read of x, no write; ``fill_``: one write of an existing tensor, no read
       (their times give the two-read limit, :func:`two_read_limit`);
-    - ``affine``: one multiply-add kernel, y = x a + b, what an evaluation-mode norm computes.
+    - ``affine``: one multiply-add kernel, y = x a + b, what an evaluation-mode norm computes;
+    - ``affine`` compiled with ``torch.compile`` (impl ``"compile"``), when ``impls`` asks for it
+      and ``notes`` holds no compiler failure yet: a kernel with a norm's loads and stores and
+      no statistics, a reference for the compiled norms (not a strict bound: the noise can put
+      a norm under it). A failure to compile adds one line to ``notes`` and no case.
+
+    Every output is checked against float64; a wrong one raises RuntimeError.
     """
     op = next(op for op in OPS if OPS[op][0] == layout)  # any op of the layout: same inputs
     x, w, b = make_inputs(op, shape, dtype, device)
@@ -318,7 +328,7 @@ def baseline_cases(
     dim = 1 if layout == "cv" else -1
     ref = kernels.affine(x.double(), w.double(), b.double(), dim).float()
     affine_diff = check(kernels.affine(x, w, b, dim), ref, dtype, "affine")
-    return [
+    cases = [
         Case("copy_", "torch", shape, functools.partial(out.copy_, x), diff),
         Case("clone", "torch", shape, x.clone, diff),
         Case("sum", "torch", shape, x.sum, 0.0),
@@ -327,36 +337,14 @@ def baseline_cases(
             "affine", "torch", shape, functools.partial(kernels.affine, x, w, b, dim), affine_diff
         ),
     ]
-
-
-def compiled_affine_cases(
-    layout: str,
-    impls: Sequence[str],
-    shape: tuple[int, ...],
-    dtype: torch.dtype,
-    device: torch.device,
-    notes: list[str],
-) -> list[Case]:
-    """``affine`` compiled with ``torch.compile`` (impl ``"compile"``), when ``impls`` asks
-    for it and no compiler failure is noted yet: the simplest code Inductor writes for the
-    shape, one read of x (and of the cached a and b), one write of y. A compiled norm that
-    reads and writes as much cannot be expected to beat it by more than the noise: a reference
-    for the compiled rows, not a strict bound. Checked against float64 like the eager
-    ``affine`` (a wrong output raises RuntimeError); a failure to compile adds one line to
-    ``notes`` and no case.
-    """
-    if "compile" not in impls or notes:
-        return []
-    op = next(op for op in OPS if OPS[op][0] == layout)  # any op of the layout: same inputs
-    x, w, b = make_inputs(op, shape, dtype, device)
-    dim = 1 if layout == "cv" else -1
-    compiled = _compile(functools.partial(kernels.affine, dim=dim), (x, w, b), notes)
-    if compiled is None:
-        return []
-    fn, out = compiled
-    ref = kernels.affine(x.double(), w.double(), b.double(), dim).float()
-    diff = check(out, ref, dtype, "affine (compiled)")
-    return [Case("affine", "compile", shape, functools.partial(fn, x, w, b), diff)]
+    notes = [] if notes is None else notes
+    if "compile" in impls and not notes:
+        compiled = _compile(functools.partial(kernels.affine, dim=dim), (x, w, b), notes)
+        if compiled is not None:
+            fn, got = compiled
+            diff = check(got, ref, dtype, "affine (compiled)")
+            cases.append(Case("affine", "compile", shape, functools.partial(fn, x, w, b), diff))
+    return cases
 
 
 def _saved_stats(op: str, x: Tensor) -> tuple[Tensor, Tensor]:

@@ -19,7 +19,6 @@ from normhelpers.bench.cases import (
     Case,
     backward_cases,
     baseline_cases,
-    compiled_affine_cases,
     first_line,
     norm_cases,
 )
@@ -47,8 +46,7 @@ def _cases(
         return OPS[BACKWARD.get(op, op)][0]
 
     for layout in [lay for lay in shapes if any(layout_of(op) == lay for op in ops)]:
-        cases += baseline_cases(layout, shapes[layout], dtype, device)
-        cases += compiled_affine_cases(layout, impls, shapes[layout], dtype, device, notes)
+        cases += baseline_cases(layout, shapes[layout], dtype, device, impls, notes)
         for op in [op for op in ops if layout_of(op) == layout]:
             make = backward_cases if op in BACKWARD else norm_cases
             cases += make(op, impls, shapes[layout], dtype, device, notes)
