@@ -251,7 +251,7 @@ notebooks: $(STAMP)
 # On a GPU machine: make bench BENCH_ARGS="--device cuda --dtype float32 bfloat16 --size large \
 #   --csv book/data/bench_gpu.csv", commit the CSV and re-execute book/16_cost.ipynb.
 # The cost chapter's CPU runs: book/data/bench_cpu_runs/runK.csv from the default BENCH_ARGS
-# (--csv changed); its floor runs, book/data/bench_cpu_floor/runK.csv, from BENCH_ARGS="--ops
+# (--csv changed); its reference runs, book/data/bench_cpu_reference/runK.csv, from BENCH_ARGS="--ops
 #   layer_norm rms_norm --impls torch scratch+compile compile --repeats 20 --csv <that path>".
 BENCH_ARGS ?= --device cpu --dtype float32 --size large --repeats 10 --check-targets \
   --csv _build/bench_cpu.csv
