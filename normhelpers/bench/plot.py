@@ -20,7 +20,7 @@ IMPL_COLORS: dict[str, str] = {  # Okabe and Ito's colour-blind-safe palette
     "onepass": "#56B4E9",
     "onepass+compile": "#009E73",
     "rows+compile": "#CC79A7",
-    "compile": "#000000",  # affine compiled
+    "compile": "#999999",  # affine compiled (grey: black marks the limits)
 }
 
 
