@@ -82,7 +82,7 @@ IMPLS: tuple[str, ...] = (
     "onepass",
     "onepass+compile",
     "rows+compile",
-    "compile",  # the reference kernel affine, compiled: Inductor's simplest code of the shape
+    "compile",  # affine compiled: a norm's loads and stores, no statistics (a reference)
 )
 
 # How many full reads of x (and, for a backward pass, of the upstream gradient) a kernel needs
@@ -310,7 +310,8 @@ def baseline_cases(
     - ``affine`` compiled with ``torch.compile`` (impl ``"compile"``), when ``impls`` asks for it
       and ``notes`` holds no compiler failure yet: a kernel with a norm's loads and stores and
       no statistics, a reference for the compiled norms (not a strict bound: the noise can put
-      a norm under it). A failure to compile adds one line to ``notes`` and no case.
+      a norm under it). A failure to compile adds one line to ``notes`` (when given) and no
+      case.
 
     Every output is checked against float64; a wrong one raises RuntimeError.
     """
@@ -337,13 +338,13 @@ def baseline_cases(
             "affine", "torch", shape, functools.partial(kernels.affine, x, w, b, dim), affine_diff
         ),
     ]
-    notes = [] if notes is None else notes
     if "compile" in impls and not notes:
         compiled = _compile(functools.partial(kernels.affine, dim=dim), (x, w, b), notes)
         if compiled is not None:
-            fn, got = compiled
-            diff = check(got, ref, dtype, "affine (compiled)")
-            cases.append(Case("affine", "compile", shape, functools.partial(fn, x, w, b), diff))
+            fn, out_compiled = compiled
+            compiled_diff = check(out_compiled, ref, dtype, "affine (compiled)")
+            call = functools.partial(fn, x, w, b)
+            cases.append(Case("affine", "compile", shape, call, compiled_diff))
     return cases
 
 
@@ -422,15 +423,17 @@ def backward_cases(
 
 
 def _compile(
-    fn: Callable[..., Any], args: tuple[Tensor, ...], notes: list[str]
+    fn: Callable[..., Any], args: tuple[Tensor, ...], notes: list[str] | None
 ) -> tuple[Callable[..., Any], Any] | None:
-    """(``torch.compile(fn)``, its output on ``args``), or None after adding to ``notes`` one
-    line that says why compiling failed (a compiler error surfaces at the first call)."""
+    """(``torch.compile(fn)``, its output on ``args``), or None after adding to ``notes`` (when
+    given) one line that says why compiling failed (a compiler error surfaces at the first
+    call)."""
     try:
         compiled = torch.compile(fn, dynamic=False)
         return compiled, compiled(*args)
     except Exception as err:  # any failure to compile means: no working compiler here
-        notes.append(f"compile unavailable: {first_line(err)}")
+        if notes is not None:
+            notes.append(f"compile unavailable: {first_line(err)}")
         return None
 
 

@@ -45,11 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="large",
         help="input shapes: see SHAPES in normhelpers/bench/cases.py (default large)",
     )
+    all_ops = [*OPS, *BACKWARD]
     parser.add_argument(
         "--ops",
         nargs="+",
-        choices=list(OPS) + list(BACKWARD),
-        default=list(OPS) + list(BACKWARD),
+        choices=all_ops,
+        default=all_ops,
         help="the norms (forward or backward) to time (default: all)",
     )
     parser.add_argument(
