@@ -7,7 +7,8 @@
 - :mod:`normhelpers.axes`: which dims each norm averages over, for each layout.
 - :mod:`normhelpers.data`: seeded example tensors ``x_2d``, ``x_cv``, ``x_nlp``; the digits.
 - :func:`compare`: one line with a verdict that reads the same on every CPU.
-- :func:`claim`, :func:`spread`: claim checks over several seeds, and their spread.
+- :func:`claim`, :func:`spread`: claim checks over several seeds, and their spread;
+  :func:`clearly_greater`, :func:`above_spread`, :func:`differs`: when a difference counts.
 - :func:`setup_notebook`: the one preamble of every chapter.
 - :mod:`normhelpers.plotting`, :mod:`normhelpers.exercises`: figures and self-checks.
 - :mod:`normhelpers.models`, :mod:`normhelpers.training`: the experiments' models and their
@@ -19,7 +20,15 @@
 
 from normhelpers import backward, exercises, folding, functional, numerics, plotting
 from normhelpers.axes import LAYOUTS, NORMS, normalize, reduce_dims, stat_shape
-from normhelpers.claims import Claim, Spread, claim, clearly_greater, spread
+from normhelpers.claims import (
+    Claim,
+    Spread,
+    above_spread,
+    claim,
+    clearly_greater,
+    differs,
+    spread,
+)
 from normhelpers.compare import CompareResult, compare, compare_all
 from normhelpers.data import load_digits_tensors, make_2d, make_cv, make_nlp
 from normhelpers.modules import (
@@ -54,6 +63,8 @@ __all__ = [
     "Spread",
     "claim",
     "clearly_greater",
+    "above_spread",
+    "differs",
     "spread",
     "setup_notebook",
     "load_digits_tensors",

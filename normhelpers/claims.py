@@ -19,7 +19,7 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["Claim", "Spread", "claim", "spread", "clearly_greater"]
+__all__ = ["Claim", "Spread", "claim", "spread", "clearly_greater", "above_spread", "differs"]
 
 
 @dataclass(frozen=True)
@@ -145,3 +145,34 @@ def clearly_greater(a: Iterable[float], b: Iterable[float], margin: float = 0.0)
     """
     sa, sb = spread(a), spread(b)
     return sa.mean - sb.mean > margin + sa.std + sb.std and sa.low > sb.high + margin
+
+
+def above_spread(differences: Iterable[float]) -> bool:
+    """True when paired differences (seed by seed, or run by run where the cases share a run's
+    load) are positive beyond their spread: their mean exceeds their standard deviation.
+
+    Pairing removes what the two cases share (a seed's data, a run's machine load), so the test
+    is on the differences, not on the two sets of values as in :func:`clearly_greater`. A NaN
+    among them makes it False.
+
+    Example:
+
+    >>> above_spread([0.3, 0.2, 0.25])
+    True
+    >>> above_spread([0.3, -0.2, 0.1])
+    False
+    """
+    gap = spread(differences)
+    return gap.mean > gap.std
+
+
+def differs(differences: Iterable[float]) -> bool:
+    """:func:`above_spread` in either direction; ``not differs(d)``: within the spread.
+
+    Example:
+
+    >>> differs([-0.3, -0.2, -0.25]), differs([0.03, -0.02, 0.05])
+    (True, False)
+    """
+    values = list(differences)
+    return above_spread(values) or above_spread([-v for v in values])

@@ -51,6 +51,14 @@ def test_clearly_greater_needs_more_than_the_spread():
     assert math.isclose(nh.spread([1, 3]).std, math.sqrt(2))
 
 
+def test_paired_differences_count_only_beyond_their_spread():
+    assert nh.above_spread([0.3, 0.2, 0.25]) and not nh.above_spread([-0.3, -0.2, -0.25])
+    assert not nh.above_spread([0.3, -0.2, 0.1])  # mean 0.07, std 0.26
+    assert nh.differs([-0.3, -0.2, -0.25]) and nh.differs(iter([0.3, 0.2, 0.25]))
+    assert not nh.differs([0.03, -0.02, 0.05])
+    assert not nh.above_spread([0.3, float("nan"), 0.2]) and not nh.differs([float("nan")])
+
+
 def test_a_diverged_run_makes_the_spread_nan_and_no_claim_hold():
     s = nh.spread([0.9, float("nan"), 0.8])
     assert all(math.isnan(v) for v in (s.mean, s.std, s.low, s.high)) and s.n == 3
