@@ -1,14 +1,17 @@
-"""Process launching for the synchronized BatchNorm of chapter 15: several CPU processes in one
-gloo group, or a group of this process alone.
+"""Processes: several CPU processes in one gloo group for the synchronized BatchNorm of
+chapter 15, or a group of this process alone; and independent runs shared out over the cores.
 
 - :func:`launch`: start ``world_size`` processes with ``torch.multiprocessing``, join them in a
   gloo group through a ``torch.distributed.FileStore`` in a temporary folder (no network port
   to choose), run a function in each, return what each returned.
 - :func:`single_process_group`: a group of one process, to see what ``nn.SyncBatchNorm`` does
   and to run the examples of :mod:`normhelpers.syncbn`.
+- :func:`parallel_map`: ``[fn(item) for item in items]`` with the items shared out over
+  forked processes, one per free core: the experiment chapters' independent training runs
+  (re-exported by :mod:`normhelpers.training`).
 
-The algorithm that runs in these processes is :mod:`normhelpers.syncbn`, which re-exports both
-names (``syncbn.launch``).
+The algorithm that runs in the gloo processes is :mod:`normhelpers.syncbn`, which re-exports
+``launch`` and ``single_process_group`` (``syncbn.launch``).
 """
 
 from __future__ import annotations
@@ -19,17 +22,22 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-__all__ = ["launch", "single_process_group"]
+__all__ = ["launch", "single_process_group", "parallel_map"]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def _loopback_interface() -> str | None:
@@ -143,3 +151,64 @@ def launch(
             errors = [f.read_text() for f in sorted(Path(folder).glob("rank*.err"))] or [str(error)]
             raise RuntimeError("a worker process failed:\n" + "\n".join(errors)) from error
         return [torch.load(Path(folder) / f"rank{rank}.pt") for rank in range(world_size)]
+
+
+# what the forked workers of parallel_map run: set before the fork, inherited, never pickled
+_TASK: tuple[Callable[[Any], Any], list[Any]] | None = None
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (its affinity where the OS tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _run_item(index: int) -> Any:
+    assert _TASK is not None, "parallel_map's worker started without a task"
+    fn, items = _TASK
+    return fn(items[index])
+
+
+def parallel_map(fn: Callable[[T], R], items: Iterable[T], processes: int | None = None) -> list[R]:
+    """``[fn(item) for item in items]``, in that order, with the items shared out over worker
+    processes: for independent runs (a model per seed and setting) on a CPU with idle cores.
+
+    On Linux the workers are forked from this process, so ``fn`` may be any function, a
+    notebook's lambda included, and sees this process's variables as they are at the call;
+    what ``fn`` returns (numbers, arrays, tensors, a trained ``nn.Module``) must be picklable.
+    Each worker keeps this process's ``torch.get_num_threads()``, so a result is the same as
+    the serial loop's here: ``fn`` must seed whatever it draws (the chapters' builders and
+    :func:`~normhelpers.training.fit` do). ``processes`` defaults to the usable cores divided
+    by that thread count. Elsewhere (macOS and Windows start processes by "spawn", which
+    cannot run a notebook's functions), with one process or one item, it is the serial loop.
+    An exception raised by ``fn`` in a worker is raised here.
+
+    Example:
+
+    >>> parallel_map(lambda n: n * n, range(5))
+    [0, 1, 4, 9, 16]
+    """
+    global _TASK
+    items = list(items)
+    threads = torch.get_num_threads()
+    if processes is None:
+        processes = max(1, _usable_cores() // threads)
+    processes = min(processes, len(items))
+    if processes <= 1 or not sys.platform.startswith("linux"):
+        return [fn(item) for item in items]
+    _TASK = (fn, items)
+    try:
+        with warnings.catch_warnings():
+            # Python 3.12+ warns that forking a process with threads (a Jupyter kernel's) may
+            # deadlock a child that takes a lock held by one of them; the workers only compute
+            warnings.filterwarnings("ignore", "This process .* multi-threaded", DeprecationWarning)
+            with ProcessPoolExecutor(
+                processes,
+                mp_context=mp.get_context("fork"),
+                initializer=torch.set_num_threads,
+                initargs=(threads,),
+            ) as pool:
+                return list(pool.map(_run_item, range(len(items))))
+    finally:
+        _TASK = None

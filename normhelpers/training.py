@@ -7,13 +7,15 @@
 The models (:func:`make_cnn`, :func:`make_mlp`, :class:`SequenceClassifier`,
 :class:`RunningStatsBatchNorm2d`, ...) live in :mod:`normhelpers.models`, the data sets
 (:class:`ImageData`, :func:`make_sequences`, :func:`pad_batch`) in :mod:`normhelpers.data`, the
-masked BatchNorm in :mod:`normhelpers.masked`; all are re-exported here, where the chapters
-import them from.
+masked BatchNorm in :mod:`normhelpers.masked`, :func:`parallel_map` (independent runs over the
+cores) in :mod:`normhelpers.processes`; all are re-exported here, where the chapters import them
+from.
 
 Determinism: every model builder calls ``torch.manual_seed(seed)`` before creating parameters,
 :func:`fit` shuffles with its own seeded ``torch.Generator``, and nothing else draws random
 numbers, so two calls with the same arguments give bit-identical results on the same machine
-(with the same number of threads: call ``torch.set_num_threads(1)`` in a notebook).
+(with the same number of threads: call ``torch.set_num_threads(1)`` in a notebook), also
+when :func:`parallel_map` runs them in worker processes.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from normhelpers.models import (
     norm1d,
     norm2d,
 )
+from normhelpers.processes import parallel_map
 
 __all__ = [
     "NORM_KINDS",
@@ -61,6 +64,7 @@ __all__ = [
     "train_epoch",
     "accuracy",
     "evaluate",
+    "parallel_map",
 ]
 
 
