@@ -28,16 +28,13 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
 __all__ = ["launch", "single_process_group", "parallel_map"]
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 def _loopback_interface() -> str | None:
@@ -170,7 +167,9 @@ def _run_item(index: int) -> Any:
     return fn(items[index])
 
 
-def parallel_map(fn: Callable[[T], R], items: Iterable[T], processes: int | None = None) -> list[R]:
+def parallel_map(
+    fn: Callable[[Any], Any], items: Iterable[Any], processes: int | None = None
+) -> list[Any]:
     """``[fn(item) for item in items]``, in that order, with the items shared out over worker
     processes: for independent runs (a model per seed and setting) on a CPU with idle cores.
 
