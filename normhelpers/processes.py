@@ -7,8 +7,9 @@ chapter 15, or a group of this process alone; and independent runs shared out ov
 - :func:`single_process_group`: a group of one process, to see what ``nn.SyncBatchNorm`` does
   and to run the examples of :mod:`normhelpers.syncbn`.
 - :func:`parallel_map`: ``[fn(item) for item in items]`` with the items shared out over
-  forked processes, one per free core: the experiment chapters' independent training runs
-  (re-exported by :mod:`normhelpers.training`).
+  forked processes, one per usable core, where torch computes with one thread (as in the
+  notebooks): the experiment chapters' independent training runs (re-exported by
+  :mod:`normhelpers.training`).
 
 The algorithm that runs in the gloo processes is :mod:`normhelpers.syncbn`, which re-exports
 ``launch`` and ``single_process_group`` (``syncbn.launch``).
@@ -17,9 +18,11 @@ The algorithm that runs in the gloo processes is :mod:`normhelpers.syncbn`, whic
 from __future__ import annotations
 
 import os
+import pickle
 import socket
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import warnings
@@ -150,8 +153,11 @@ def launch(
         return [torch.load(Path(folder) / f"rank{rank}.pt") for rank in range(world_size)]
 
 
-# what the forked workers of parallel_map run: set before the fork, inherited, never pickled
+# parallel_map's task: set before the fork and inherited by the workers, never pickled. The
+# lock keeps a second call (from another thread) from replacing it: that call runs serially.
 _TASK: tuple[Callable[[Any], Any], list[Any]] | None = None
+_TASK_LOCK = threading.Lock()
+_IN_WORKER = False  # True in a worker: a parallel_map inside fn runs serially there
 
 
 def _usable_cores() -> int:
@@ -161,10 +167,38 @@ def _usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-def _run_item(index: int) -> Any:
-    assert _TASK is not None, "parallel_map's worker started without a task"
+def _start_worker() -> None:
+    global _IN_WORKER
+    _IN_WORKER = True
+
+
+def _run_item(index: int) -> tuple[bool, bytes | None, str]:
+    """``fn(items[index])`` in a worker, as ``(True, pickled result, "")``, or on an exception
+    ``(False, the pickled exception or None if it cannot be rebuilt, its traceback)``.
+
+    Plain ``pickle`` copies tensors by value; the pool's own pickler (torch.multiprocessing's
+    reductions) would send each through shared memory and keep a file descriptor open per
+    tensor in the caller."""
+    if _TASK is None:
+        raise RuntimeError("parallel_map's worker started without a task")
     fn, items = _TASK
-    return fn(items[index])
+    try:
+        return True, pickle.dumps(fn(items[index])), ""
+    except Exception as error:
+        text = traceback.format_exc()
+        try:
+            payload = pickle.dumps(error)
+            pickle.loads(payload)  # an exception whose __init__ wants other arguments fails
+        except Exception:
+            return False, None, text
+        return False, payload, text
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Kill the workers (the runs in flight too) and drop the queued items: on Ctrl-C."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def parallel_map(
@@ -173,15 +207,25 @@ def parallel_map(
     """``[fn(item) for item in items]``, in that order, with the items shared out over worker
     processes: for independent runs (a model per seed and setting) on a CPU with idle cores.
 
-    On Linux the workers are forked from this process, so ``fn`` may be any function, a
-    notebook's lambda included, and sees this process's variables as they are at the call;
-    what ``fn`` returns (numbers, arrays, tensors, a trained ``nn.Module``) must be picklable.
-    Each worker keeps this process's ``torch.get_num_threads()``, so a result is the same as
-    the serial loop's here: ``fn`` must seed whatever it draws (the chapters' builders and
-    :func:`~normhelpers.training.fit` do). ``processes`` defaults to the usable cores divided
-    by that thread count. Elsewhere (macOS and Windows start processes by "spawn", which
-    cannot run a notebook's functions), with one process or one item, it is the serial loop.
-    An exception raised by ``fn`` in a worker is raised here.
+    On Linux, when torch computes with one thread (as ``setup_notebook`` sets), the workers
+    are forked from this process, ``processes`` of them (default: the usable cores), each
+    with one thread. So ``fn`` may be any function, a notebook's lambda included, and sees
+    this process's variables as they are at the call; it runs the same computation as the
+    loop would, and its results are the loop's, provided ``fn`` seeds whatever it draws (the
+    chapters' builders and :func:`~normhelpers.training.fit` do). What ``fn`` changes besides
+    its result (the global random state, a list it appends to) stays in the worker. Results
+    (numbers, arrays, tensors, a trained ``nn.Module``) come back by pickle, by value.
+
+    It is the loop itself, in this process: elsewhere (Windows has no fork; on macOS fork is
+    unsafe and Python starts processes by spawn, which cannot run a notebook's lambdas), with
+    more than one torch thread (a forked child of a process whose OpenMP threads have run can
+    hang in them), inside a worker, while another thread's call runs, or with one process or
+    one item.
+
+    An exception raised by ``fn`` is raised here, after every item has run, with the
+    worker's traceback as its cause (a RuntimeError carries it if the exception cannot be
+    rebuilt); a worker that dies (a crash, ``os._exit``) raises ``BrokenProcessPool``; Ctrl-C
+    kills the workers.
 
     Example:
 
@@ -190,24 +234,40 @@ def parallel_map(
     """
     global _TASK
     items = list(items)
-    threads = torch.get_num_threads()
-    if processes is None:
-        processes = max(1, _usable_cores() // threads)
-    processes = min(processes, len(items))
-    if processes <= 1 or not sys.platform.startswith("linux"):
+    processes = min(_usable_cores() if processes is None else processes, len(items))
+    serial = (
+        processes <= 1
+        or not sys.platform.startswith("linux")
+        or _IN_WORKER
+        or torch.get_num_threads() > 1
+    )
+    if serial or not _TASK_LOCK.acquire(blocking=False):
         return [fn(item) for item in items]
-    _TASK = (fn, items)
     try:
+        _TASK = (fn, items)
         with warnings.catch_warnings():
             # Python 3.12+ warns that forking a process with threads (a Jupyter kernel's) may
             # deadlock a child that takes a lock held by one of them; the workers only compute
             warnings.filterwarnings("ignore", "This process .* multi-threaded", DeprecationWarning)
-            with ProcessPoolExecutor(
-                processes,
-                mp_context=mp.get_context("fork"),
-                initializer=torch.set_num_threads,
-                initargs=(threads,),
-            ) as pool:
-                return list(pool.map(_run_item, range(len(items))))
+            pool = ProcessPoolExecutor(
+                processes, mp_context=mp.get_context("fork"), initializer=_start_worker
+            )
+            try:
+                outcomes = list(pool.map(_run_item, range(len(items))))
+            except BaseException:
+                _stop(pool)
+                raise
+            pool.shutdown()
     finally:
         _TASK = None
+        _TASK_LOCK.release()
+    results = []
+    for ok, payload, text in outcomes:
+        if ok and payload is not None:
+            results.append(pickle.loads(payload))
+            continue
+        cause = RuntimeError(f"in a parallel_map worker:\n{text}")
+        if payload is None:
+            raise cause
+        raise pickle.loads(payload) from cause
+    return results
