@@ -43,7 +43,7 @@ help:
 	@echo "                     (per-notebook times in $(NBVAL_TIMINGS))"
 	@echo "make compiler-warm-up"
 	@echo "                     torch.compile once, so that Inductor's one-time probe of the CPU"
-	@echo "                     is not in nbval's budgets (nbval runs it first)"
+	@echo "                     is not in nbval's budgets (nbval and notebooks run it first)"
 	@echo "make nbval-portable  the same with PyTorch's plain kernels and 4 threads, no budgets"
 	@echo "make nbval-portable-and-browser"
 	@echo "                     nbval-portable and browser side by side (as make test runs them)"
@@ -136,19 +136,17 @@ NBVAL := $(PY) -m pytest -p no:cacheprovider -p tests.nbval_budget --nbval --nbv
   --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 # The first torch.compile with an empty Inductor cache probes the CPU's vector instructions
-# (it compiles and loads a test program per instruction set) and builds a precompiled header:
-# once per cache, 10 to 20 s here, which a reader pays once per machine. The budgets time the
-# chapters, so `make nbval` does it first, outside their cell time; a stamp in the cache skips it.
-COMPILER_WARM = $(TORCHINDUCTOR_CACHE_DIR)/.normbook-compiler-warm
-compiler-warm-up: $(COMPILER_WARM)
-$(COMPILER_WARM): $(STAMP)
-	@mkdir -p $(dir $@)
+# (it compiles and loads a test program per instruction set), and the first one on a machine
+# builds a precompiled header (kept under /tmp, outside the cache): 10 to 35 s here, once,
+# which a reader pays once per machine. The budgets time the chapters, so nbval and notebooks
+# compile once before they start (a few seconds when all is warm).
+compiler-warm-up: $(STAMP)
+	@mkdir -p $(TORCHINDUCTOR_CACHE_DIR)
 	@$(PY) -c "from normhelpers import bench; print('torch.compile:', bench.compiler_note() or \
 	  'works; Inductor cache warm')"
-	@touch $@
 
 # budgets (tests/nbval_budget.py) are checked on this run, the one that executes the code
-nbval: $(STAMP) $(COMPILER_WARM)
+nbval: $(STAMP) compiler-warm-up
 	$(NBVAL) --nbval-timings $(NBVAL_TIMINGS) $(NOTEBOOKS)
 
 # the outputs must not depend on the CPU's vector kernels or the thread count; plain kernels
@@ -261,7 +259,7 @@ test:
 
 # each notebook in a fresh kernel, in place; no cell timestamps in the stored notebooks, the
 # times go to $(TIMINGS) (read by the Environment page)
-notebooks: $(STAMP)
+notebooks: $(STAMP) compiler-warm-up
 	$(PY) tools/run_notebooks.py --timeout 300 --timings $(TIMINGS) $(NOTEBOOKS)
 
 # On a GPU machine: make bench BENCH_ARGS="--device cuda --dtype float32 bfloat16 --size large \
