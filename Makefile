@@ -139,14 +139,17 @@ NBVAL := $(PY) -m pytest -p no:cacheprovider -p tests.nbval_budget --nbval --nbv
 # (it compiles and loads a test program per instruction set), and the first one on a machine
 # builds a precompiled header (kept under /tmp, outside the cache): 10 to 35 s here, once,
 # which a reader pays once per machine. The budgets time the chapters, so nbval and notebooks
-# compile once before they start (a few seconds when all is warm).
+# compile once before they start (a few seconds when all is warm) when one of their notebooks
+# compiles: a chapter that compiles asks bench.compiler_note first, as the cost chapter does.
+COMPILING = $(shell grep -l compiler_note $(NOTEBOOKS) 2>/dev/null)
+WARM_UP = $(if $(COMPILING),compiler-warm-up)
 compiler-warm-up: $(STAMP)
 	@mkdir -p $(TORCHINDUCTOR_CACHE_DIR)
 	@$(PY) -c "from normhelpers import bench; print('torch.compile:', bench.compiler_note() or \
 	  'works; Inductor cache warm')"
 
 # budgets (tests/nbval_budget.py) are checked on this run, the one that executes the code
-nbval: $(STAMP) compiler-warm-up
+nbval: $(STAMP) $(WARM_UP)
 	$(NBVAL) --nbval-timings $(NBVAL_TIMINGS) $(NOTEBOOKS)
 
 # the outputs must not depend on the CPU's vector kernels or the thread count; plain kernels
@@ -259,7 +262,7 @@ test:
 
 # each notebook in a fresh kernel, in place; no cell timestamps in the stored notebooks, the
 # times go to $(TIMINGS) (read by the Environment page)
-notebooks: $(STAMP) compiler-warm-up
+notebooks: $(STAMP) $(WARM_UP)
 	$(PY) tools/run_notebooks.py --timeout 300 --timings $(TIMINGS) $(NOTEBOOKS)
 
 # On a GPU machine: make bench BENCH_ARGS="--device cuda --dtype float32 bfloat16 --size large \

@@ -216,3 +216,25 @@ def test_strict_book_build_fails_on_a_warning(tmp_path: Path, page: str, should_
     book = _mini_book(tmp_path / "mini", page)
     result = _make("strict-book", BOOK_DIR=str(book))
     assert (result.returncode == 0) == should_pass, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def _dry_run(target: str, *notebooks: Path) -> str:
+    """What `make -n target NOTEBOOKS=...` would run."""
+    done = subprocess.run(
+        ["make", "-n", "--no-print-directory", "-C", str(ROOT), target]
+        + ["NOTEBOOKS=" + " ".join(str(nb) for nb in notebooks)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.parametrize("target", ["nbval", "notebooks"])
+def test_the_compiler_is_warmed_only_for_a_notebook_that_compiles(target: str) -> None:
+    """Inductor's one-time probe runs before nbval and notebooks start timing when one of
+    their notebooks asks bench.compiler_note (the cost chapter), and not for the others."""
+    plain, cost = ROOT / "book" / "06_groupnorm.ipynb", ROOT / "book" / "16_cost.ipynb"
+    assert "compiler_note()" in _dry_run(target, plain, cost)
+    assert "compiler_note()" not in _dry_run(target, plain)
