@@ -40,6 +40,12 @@ import torch.multiprocessing as mp
 __all__ = ["launch", "single_process_group", "parallel_map"]
 
 
+def _fork_is_safe() -> bool:
+    """Whether worker processes may be forked from this one: on Linux. Windows has no fork; on
+    macOS it is unsafe (system libraries), and Python starts processes by spawn there."""
+    return sys.platform.startswith("linux")
+
+
 def _loopback_interface() -> str | None:
     """Name of the loopback interface ("lo" on Linux, "lo0" on macOS), for gloo."""
     names = {name for _, name in socket.if_nameindex()}
@@ -129,7 +135,7 @@ def launch(
     >>> launch(rank_and_size, world_size=2)
     [(0, 2), (1, 2)]
     """
-    method = start_method or ("fork" if sys.platform.startswith("linux") else "spawn")
+    method = start_method or ("fork" if _fork_is_safe() else "spawn")
     with tempfile.TemporaryDirectory() as folder, _quiet_environment():
         context = mp.start_processes(
             _worker,
@@ -235,12 +241,7 @@ def parallel_map(
     global _TASK
     items = list(items)
     processes = min(_usable_cores() if processes is None else processes, len(items))
-    serial = (
-        processes <= 1
-        or not sys.platform.startswith("linux")
-        or _IN_WORKER
-        or torch.get_num_threads() > 1
-    )
+    serial = processes <= 1 or not _fork_is_safe() or _IN_WORKER or torch.get_num_threads() > 1
     if serial or not _TASK_LOCK.acquire(blocking=False):
         return [fn(item) for item in items]
     try:
