@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _make(
-    target: str, env: dict[str, str] | None = None, **variables: str
+    target: str, env: dict[str, str] | None = None, *flags: str, **variables: str
 ) -> subprocess.CompletedProcess[str]:
-    args = ["make", "--no-print-directory", "-C", str(ROOT), target]
+    args = ["make", "--no-print-directory", "-C", str(ROOT), *flags, target]
     args += [f"{k}={v}" for k, v in variables.items()]
     return subprocess.run(
         args, capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})}
@@ -220,13 +220,7 @@ def test_strict_book_build_fails_on_a_warning(tmp_path: Path, page: str, should_
 
 def _dry_run(target: str, *notebooks: Path) -> str:
     """What `make -n target NOTEBOOKS=...` would run."""
-    done = subprocess.run(
-        ["make", "-n", "--no-print-directory", "-C", str(ROOT), target]
-        + ["NOTEBOOKS=" + " ".join(str(nb) for nb in notebooks)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = _make(target, None, "-n", NOTEBOOKS=" ".join(str(nb) for nb in notebooks))
     assert done.returncode == 0, done.stderr
     return done.stdout
 
